@@ -1,0 +1,120 @@
+"""Errors: one root class for bad input, and evaluation errors as data.
+
+`CedarError` and its subclasses are raised for input a user must fix (policies, schemas,
+entities, requests, template links). Each carries the place it refers to when there is one,
+and renders as ``file:line:column: message`` followed by the source line and a caret.
+
+`EvaluationError` is not bad input: it is how a policy errors at run time (Cedar skips it),
+and the authorizer turns it into data in the response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A place in a source text: 1-based line and column, and the character offsets."""
+
+    line: int
+    column: int
+    start: int = 0
+    end: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}"
+
+
+class CedarError(Exception):
+    """Bad input: the root of every error a user can cause."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        loc: Loc | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.loc = loc
+        self.text = text
+
+    def located(self, source: str | None = None, text: str | None = None) -> CedarError:
+        """Fill in the file name and text when the raiser did not know them."""
+        if self.source is None:
+            self.source = source
+        if self.text is None:
+            self.text = text
+        return self
+
+    @property
+    def where(self) -> str:
+        parts = [p for p in (self.source, str(self.loc) if self.loc else None) if p]
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where
+        return f"{where}: {self.message}" if where else self.message
+
+    def render(self) -> str:
+        """The one-line message, then the offending line with a caret under the column."""
+        head = str(self)
+        if self.loc is None or self.text is None:
+            return head
+        lines = self.text.splitlines()
+        if not 1 <= self.loc.line <= len(lines):
+            return head
+        line = lines[self.loc.line - 1].replace("\t", " ")
+        caret = " " * (self.loc.column - 1) + "^"
+        return f"{head}\n  {line}\n  {caret}"
+
+
+class ParseError(CedarError):
+    """Policy text that is not Cedar."""
+
+
+class SchemaError(CedarError):
+    """A schema that cannot be read or is inconsistent."""
+
+
+class EntitiesError(CedarError):
+    """Entity data that cannot be read or does not conform to the schema."""
+
+
+class RequestError(CedarError):
+    """A request that cannot be read or does not conform to the schema."""
+
+
+class LinkError(CedarError):
+    """A template link that names an unknown template or binds the wrong slots."""
+
+
+class ErrorKind(Enum):
+    ENTITY_DOES_NOT_EXIST = "entity does not exist"
+    ATTR_DOES_NOT_EXIST = "attribute does not exist"
+    TAG_DOES_NOT_EXIST = "tag does not exist"
+    TYPE_ERROR = "type error"
+    ARITH_BOUNDS = "integer overflow"
+    EXTENSION_ERROR = "extension error"
+
+
+class EvaluationError(Exception):
+    """A run-time error of one expression; the policy holding it is skipped."""
+
+    def __init__(self, kind: ErrorKind, message: str, loc: Loc | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.loc = loc
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ExtensionError(ValueError):
+    """An extension constructor or method rejected its argument (e.g. a bad `ip` string)."""

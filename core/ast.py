@@ -1,0 +1,290 @@
+"""Cedar expressions: one closed type of frozen nodes.
+
+The parser produces these nodes (desugaring `!=`, `>`, `>=`, `has a.b`, `is … in` and
+method-call syntax on the way), and `Policy.to_expr` turns a whole policy into one of them,
+so the evaluator (core/evaluator.py) and its symbolic twin (encoder/compiler.py) only ever
+see expressions of this type.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from typing import NoReturn, TypeAlias
+
+from core.errors import Loc
+from core.values import Value, escape_string, to_cedar
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # pragma: no cover
+
+    def assert_never(value: NoReturn) -> NoReturn:
+        raise AssertionError(f"unhandled value: {value!r}")
+
+
+class Var(Enum):
+    PRINCIPAL = "principal"
+    ACTION = "action"
+    RESOURCE = "resource"
+    CONTEXT = "context"
+
+
+class UnaryOp(Enum):
+    NOT = "!"
+    NEG = "-"
+    IS_EMPTY = "isEmpty"
+
+
+class BinaryOp(Enum):
+    EQ = "=="
+    LESS = "<"
+    LESS_EQ = "<="
+    ADD = "+"
+    SUB = "-"
+    MUL = "*"
+    IN = "in"
+    CONTAINS = "contains"
+    CONTAINS_ALL = "containsAll"
+    CONTAINS_ANY = "containsAny"
+    HAS_TAG = "hasTag"
+    GET_TAG = "getTag"
+
+
+METHOD_OPS = frozenset(
+    {
+        BinaryOp.CONTAINS,
+        BinaryOp.CONTAINS_ALL,
+        BinaryOp.CONTAINS_ANY,
+        BinaryOp.HAS_TAG,
+        BinaryOp.GET_TAG,
+    }
+)
+
+
+class ExtFun(Enum):
+    """Extension functions; `is_constructor` ones are called as `f(x)`, the rest as methods."""
+
+    DECIMAL = "decimal"
+    LESS_THAN = "lessThan"
+    LESS_THAN_OR_EQUAL = "lessThanOrEqual"
+    GREATER_THAN = "greaterThan"
+    GREATER_THAN_OR_EQUAL = "greaterThanOrEqual"
+    IP = "ip"
+    IS_IPV4 = "isIpv4"
+    IS_IPV6 = "isIpv6"
+    IS_LOOPBACK = "isLoopback"
+    IS_MULTICAST = "isMulticast"
+    IS_IN_RANGE = "isInRange"
+    DATETIME = "datetime"
+    DURATION = "duration"
+    OFFSET = "offset"
+    DURATION_SINCE = "durationSince"
+    TO_DATE = "toDate"
+    TO_TIME = "toTime"
+    TO_MILLISECONDS = "toMilliseconds"
+    TO_SECONDS = "toSeconds"
+    TO_MINUTES = "toMinutes"
+    TO_HOURS = "toHours"
+    TO_DAYS = "toDays"
+
+    @property
+    def is_constructor(self) -> bool:
+        return self in _CONSTRUCTORS
+
+
+_CONSTRUCTORS = frozenset({ExtFun.DECIMAL, ExtFun.IP, ExtFun.DATETIME, ExtFun.DURATION})
+
+STAR = None  # a `*` wildcard inside a `like` pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A `like` pattern: single characters, and `STAR` for each unescaped `*`."""
+
+    elems: tuple[str | None, ...]
+
+    def matches(self, s: str) -> bool:
+        return _pattern_regex(self).fullmatch(s) is not None
+
+    def __str__(self) -> str:
+        return "".join(
+            "*" if e is STAR else escape_string(e).replace("*", "\\*") for e in self.elems
+        )
+
+
+@lru_cache(maxsize=4096)
+def _pattern_regex(p: Pattern) -> re.Pattern[str]:
+    return re.compile("".join(".*" if e is STAR else re.escape(e) for e in p.elems), re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    value: Value
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VarRef:
+    var: Var
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A template slot, `?principal` or `?resource`; linking replaces it with an entity."""
+
+    name: str
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ite:
+    cond: Expr
+    then: Expr
+    else_: Expr
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    left: Expr
+    right: Expr
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    left: Expr
+    right: Expr
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryApp:
+    op: UnaryOp
+    arg: Expr
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryApp:
+    op: BinaryOp
+    left: Expr
+    right: Expr
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    arg: Expr
+    pattern: Pattern
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Is:
+    arg: Expr
+    entity_type: str
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HasAttr:
+    arg: Expr
+    attr: str
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttr:
+    arg: Expr
+    attr: str
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SetLit:
+    elements: tuple[Expr, ...]
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLit:
+    fields: tuple[tuple[str, Expr], ...]
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    fn: ExtFun
+    args: tuple[Expr, ...]
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+Expr: TypeAlias = (
+    "Lit | VarRef | Slot | Ite | And | Or | UnaryApp | BinaryApp | Like | Is | HasAttr | GetAttr"
+    " | SetLit | RecordLit | Call"
+)
+
+
+_IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+RESERVED = frozenset({"true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar"})
+
+
+def _attr(name: str) -> str:
+    if _IDENT.fullmatch(name) and name not in RESERVED:
+        return f".{name}"
+    return f'["{escape_string(name)}"]'
+
+
+def _key(name: str) -> str:
+    return name if _IDENT.fullmatch(name) and name not in RESERVED else f'"{escape_string(name)}"'
+
+
+def to_source(e: Expr) -> str:
+    """Cedar text for an expression; fully parenthesised, so it reads back to the same tree."""
+    match e:
+        case Lit(value=v):
+            if isinstance(v, frozenset):
+                return "[" + ", ".join(sorted(to_cedar(x) for x in v)) + "]"
+            text = to_cedar(v)
+            return f"({text})" if text.startswith("-") else text
+        case VarRef(var=v):
+            return v.value
+        case Slot(name=n):
+            return n
+        case Ite(cond=c, then=t, else_=f):
+            return f"(if {to_source(c)} then {to_source(t)} else {to_source(f)})"
+        case And(left=a, right=b):
+            return f"({to_source(a)} && {to_source(b)})"
+        case Or(left=a, right=b):
+            return f"({to_source(a)} || {to_source(b)})"
+        case UnaryApp(op=UnaryOp.IS_EMPTY, arg=a):
+            return f"{to_source(a)}.isEmpty()"
+        case UnaryApp(op=op, arg=a):
+            return f"({op.value}{to_source(a)})"
+        case BinaryApp(op=op, left=a, right=b) if op in METHOD_OPS:
+            return f"{to_source(a)}.{op.value}({to_source(b)})"
+        case BinaryApp(op=op, left=a, right=b):
+            return f"({to_source(a)} {op.value} {to_source(b)})"
+        case Like(arg=a, pattern=p):
+            return f'({to_source(a)} like "{p}")'
+        case Is(arg=a, entity_type=t):
+            return f"({to_source(a)} is {t})"
+        case HasAttr(arg=a, attr=n):
+            return f"({to_source(a)} has {_key(n)})"
+        case GetAttr(arg=a, attr=n):
+            return f"{to_source(a)}{_attr(n)}"
+        case SetLit(elements=xs):
+            return "[" + ", ".join(to_source(x) for x in xs) + "]"
+        case RecordLit(fields=fs):
+            return "{" + ", ".join(f"{_key(k)}: {to_source(x)}" for k, x in fs) + "}"
+        case Call(fn=fn, args=args) if fn.is_constructor:
+            return f"{fn.value}({', '.join(to_source(x) for x in args)})"
+        case Call(fn=fn, args=(recv, *rest)):
+            return f"{to_source(recv)}.{fn.value}({', '.join(to_source(x) for x in rest)})"
+    raise AssertionError(f"unhandled expression {e!r}")

@@ -1,0 +1,89 @@
+"""Authorize a request: Deny if any forbid is satisfied, else Allow if any permit is, else Deny.
+
+The decision rule is written once, generic over a boolean algebra (`Logic`), so that the
+concrete authorizer runs it on Python booleans and the symbolic one (encoder/authorizer.py)
+on Z3 terms: the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+from core.entities import Entities
+from core.errors import EvaluationError
+from core.evaluator import evaluate
+from core.policy import Effect, Policy, PolicySet
+from core.request import Request
+
+B = TypeVar("B")
+
+
+@dataclass(frozen=True)
+class Logic(Generic[B]):
+    """A boolean algebra: how to combine the truth values the decision rule talks about."""
+
+    any: Callable[[Sequence[B]], B]
+    both: Callable[[B, B], B]
+    negate: Callable[[B], B]
+
+
+PYTHON_LOGIC: Logic[bool] = Logic(any=any, both=lambda a, b: a and b, negate=lambda a: not a)
+
+
+def decision_rule(permits: Sequence[B], forbids: Sequence[B], logic: Logic[B]) -> B:
+    """Allow iff some permit is satisfied and no forbid is (Cedar's authorization rule)."""
+    return logic.both(logic.any(permits), logic.negate(logic.any(forbids)))
+
+
+class Outcome(Enum):
+    SATISFIED = "satisfied"
+    NOT_SATISFIED = "not satisfied"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    outcome: Outcome
+    error: str | None = None
+
+
+def evaluate_policy(policy: Policy, request: Request, entities: Entities) -> PolicyResult:
+    """Satisfied iff the policy's expression evaluates to `true`; any error skips it."""
+    try:
+        value = evaluate(policy.to_expr(), request, entities)
+    except EvaluationError as err:
+        return PolicyResult(Outcome.ERROR, err.message)
+    if value is True:
+        return PolicyResult(Outcome.SATISFIED)
+    return PolicyResult(Outcome.NOT_SATISFIED)
+
+
+@dataclass(frozen=True)
+class Response:
+    decision: str  # "allow" or "deny"
+    reasons: frozenset[str] = frozenset()
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+
+def is_authorized(
+    request: Request, policies: PolicySet | Iterable[Policy], entities: Entities
+) -> Response:
+    permits: list[str] = []
+    forbids: list[str] = []
+    errors: dict[str, str] = {}
+    for policy in policies:
+        result = evaluate_policy(policy, request, entities)
+        if result.outcome is Outcome.SATISFIED:
+            (permits if policy.effect is Effect.PERMIT else forbids).append(policy.id)
+        elif result.outcome is Outcome.ERROR:
+            errors[policy.id] = result.error or "error"
+    allowed = decision_rule([True] * len(permits), [True] * len(forbids), PYTHON_LOGIC)
+    reasons = permits if allowed else forbids
+    return Response("allow" if allowed else "deny", frozenset(reasons), errors)

@@ -1,0 +1,268 @@
+"""Entities: the entity store a request is evaluated against.
+
+Read from Cedar's entity JSON (a list of `{"uid", "attrs", "parents", "tags"?}`), optionally
+against a schema (which then also supplies the action entities and their groups). Ancestors
+are closed transitively when the store is built; a cycle in the hierarchy is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.errors import CedarError, EntitiesError
+from core.files import read_text
+from core.json_values import (
+    JsonValueError,
+    loads,
+    record_from_json_typed,
+    uid_from_json,
+    value_from_json,
+    value_from_json_typed,
+)
+from core.values import EntityUID, Record, Value, to_json
+
+if TYPE_CHECKING:
+    from core.schema import Schema
+
+_EMPTY_RECORD = Record()
+
+
+@dataclass(frozen=True)
+class Entity:
+    uid: EntityUID
+    attrs: Record = _EMPTY_RECORD
+    parents: frozenset[EntityUID] = frozenset()
+    tags: Record = _EMPTY_RECORD
+    ancestors: frozenset[EntityUID] = field(default=frozenset(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "uid": self.uid.to_json(),
+            "attrs": {k: to_json(v) for k, v in self.attrs.items()},
+            "parents": [p.to_json() for p in sorted(self.parents)],
+        }
+        if self.tags:
+            out["tags"] = {k: to_json(v) for k, v in self.tags.items()}
+        return out
+
+
+def is_action_type(type_name: str) -> bool:
+    return type_name == "Action" or type_name.endswith("::Action")
+
+
+class Entities(Mapping[EntityUID, Entity]):
+    """An immutable entity store with ancestors closed transitively."""
+
+    def __init__(self, entities: Iterable[Entity] = ()) -> None:
+        by_uid: dict[EntityUID, Entity] = {}
+        for e in entities:
+            prior = by_uid.get(e.uid)
+            if prior is not None and prior != e:
+                raise EntitiesError(f"duplicate entity entry `{e.uid}`")
+            by_uid[e.uid] = e
+        self._entities = _close(by_uid)
+
+    # Mapping protocol
+    def __getitem__(self, uid: EntityUID) -> Entity:
+        return self._entities[uid]
+
+    def __iter__(self) -> Iterator[EntityUID]:
+        return iter(self._entities)
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._entities
+
+    # what the evaluator asks
+    def ancestors_or_empty(self, uid: EntityUID) -> frozenset[EntityUID]:
+        e = self._entities.get(uid)
+        return e.ancestors if e is not None else frozenset()
+
+    def attrs_or_empty(self, uid: EntityUID) -> Record:
+        e = self._entities.get(uid)
+        return e.attrs if e is not None else _EMPTY_RECORD
+
+    def tags_or_empty(self, uid: EntityUID) -> Record:
+        e = self._entities.get(uid)
+        return e.tags if e is not None else _EMPTY_RECORD
+
+    @classmethod
+    def from_json(
+        cls,
+        data: str | list[Any],
+        schema: Schema | None = None,
+        source: str | None = None,
+    ) -> Entities:
+        """Read Cedar entity JSON (text or already-decoded list), optionally against a schema."""
+        text = data if isinstance(data, str) else None
+        try:
+            items = loads(data, "entities") if isinstance(data, str) else data
+            if not isinstance(items, list):
+                raise EntitiesError("entities must be a JSON list of entity objects")
+            entities = [_entity_from_json(item, i, schema) for i, item in enumerate(items)]
+            if schema is not None:
+                entities = _with_schema_actions(entities, schema)
+            return cls(entities)
+        except CedarError as err:
+            raise EntitiesError(err.message, loc=err.loc).located(source, text) from None
+
+    @classmethod
+    def from_file(cls, path: str, schema: Schema | None = None) -> Entities:
+        return cls.from_json(read_text(path), schema, source=path)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [e.to_json() for e in self._entities.values()]
+
+    def __repr__(self) -> str:
+        return f"Entities({list(self._entities)!r})"
+
+
+def _close(by_uid: dict[EntityUID, Entity]) -> dict[EntityUID, Entity]:
+    """Give every entity its transitive ancestors; a cycle is an error."""
+    closed: dict[EntityUID, frozenset[EntityUID]] = {}
+    for root in by_uid:
+        if root in closed:
+            continue
+        # iterative depth-first search, so deep hierarchies cannot exhaust the stack
+        on_path: set[EntityUID] = {root}
+        stack: list[tuple[EntityUID, Iterator[EntityUID]]] = [(root, iter(by_uid[root].parents))]
+        while stack:
+            uid, pending = stack[-1]
+            nxt = next(pending, None)
+            if nxt is None:
+                stack.pop()
+                on_path.discard(uid)
+                acc: set[EntityUID] = set()
+                for p in by_uid[uid].parents:
+                    acc.add(p)
+                    acc |= closed.get(p, frozenset())
+                closed[uid] = frozenset(acc)
+            elif nxt in on_path:
+                raise EntitiesError(f"the entity hierarchy has a cycle containing `{nxt}`")
+            elif nxt in by_uid and nxt not in closed:
+                on_path.add(nxt)
+                stack.append((nxt, iter(by_uid[nxt].parents)))
+    return {
+        uid: e
+        if e.ancestors == closed[uid]
+        else Entity(e.uid, e.attrs, e.parents, e.tags, closed[uid])
+        for uid, e in by_uid.items()
+    }
+
+
+def _field(item: dict[str, Any], key: str, where: str) -> Any:
+    if key not in item:
+        raise EntitiesError(f"{where}: missing field `{key}`")
+    return item[key]
+
+
+def _entity_from_json(item: Any, index: int, schema: Schema | None) -> Entity:
+    where = f"entity {index}"
+    if not isinstance(item, dict):
+        raise EntitiesError(f"{where}: expected an object with `uid`, `attrs` and `parents`")
+    try:
+        uid = uid_from_json(_field(item, "uid", where), f"{where}, uid", allow_string=False)
+        where = f"entity `{uid}`"
+        raw_attrs = _field(item, "attrs", where)
+        raw_parents = _field(item, "parents", where)
+        raw_tags = item.get("tags", {})
+        if not isinstance(raw_attrs, dict):
+            raise EntitiesError(f"{where}: `attrs` must be a JSON object")
+        if not isinstance(raw_parents, list):
+            raise EntitiesError(f"{where}: `parents` must be a JSON list")
+        if not isinstance(raw_tags, dict):
+            raise EntitiesError(f"{where}: `tags` must be a JSON object")
+        parents = frozenset(
+            uid_from_json(p, f"{where}, parent", allow_string=False) for p in raw_parents
+        )
+        if schema is None:
+            attrs = Record(
+                {k: value_from_json(v, f"{where}, attribute `{k}`") for k, v in raw_attrs.items()}
+            )
+            tags = Record(
+                {k: value_from_json(v, f"{where}, tag `{k}`") for k, v in raw_tags.items()}
+            )
+            return Entity(uid, attrs, parents, tags)
+        return _conforming_entity(uid, raw_attrs, parents, raw_tags, schema, where)
+    except JsonValueError as err:
+        raise EntitiesError(err.message) from None
+
+
+def _conforming_entity(
+    uid: EntityUID,
+    raw_attrs: dict[str, Any],
+    parents: frozenset[EntityUID],
+    raw_tags: dict[str, Any],
+    schema: Schema,
+    where: str,
+) -> Entity:
+    if is_action_type(uid.type):
+        return _conforming_action(uid, raw_attrs, parents, raw_tags, schema, where)
+    decl = schema.entity_types.get(uid.type)
+    if decl is None:
+        raise EntitiesError(f"{where}: entity type `{uid.type}` is not declared in the schema")
+    if decl.enum is not None and uid.id not in decl.enum:
+        choices = ", ".join(f'"{c}"' for c in decl.enum)
+        raise EntitiesError(
+            f"{where}: `{uid.id}` is not one of the ids of enumerated type `{uid.type}` ({choices})"
+        )
+    attrs = record_from_json_typed(raw_attrs, decl.shape, f"{where}, attributes")
+    for p in parents:
+        if p.type not in decl.member_of_types:
+            raise EntitiesError(
+                f"{where}: `{uid}` is not allowed to have an ancestor of type `{p.type}` "
+                "according to the schema"
+            )
+    if raw_tags and decl.tags is None:
+        first = next(iter(raw_tags))
+        raise EntitiesError(
+            f"{where}: found a tag `{first}`, but no tags should exist on `{uid}` according to "
+            "the schema"
+        )
+    tags: dict[str, Value] = {}
+    if decl.tags is not None:
+        tags = {
+            k: value_from_json_typed(v, decl.tags, f"{where}, tag `{k}`")
+            for k, v in raw_tags.items()
+        }
+    return Entity(uid, attrs, parents, Record(tags))
+
+
+def _conforming_action(
+    uid: EntityUID,
+    raw_attrs: dict[str, Any],
+    parents: frozenset[EntityUID],
+    raw_tags: dict[str, Any],
+    schema: Schema,
+    where: str,
+) -> Entity:
+    decl = schema.actions.get(uid)
+    if decl is None:
+        raise EntitiesError(
+            f"{where}: found action entity `{uid}`, but it was not declared as an action in "
+            "the schema"
+        )
+    declared = schema.action_ancestors(uid)
+    given = set(parents)
+    for p in parents:
+        if p in schema.actions:
+            given |= schema.action_ancestors(p)
+    if raw_attrs or raw_tags or given != declared:
+        raise EntitiesError(
+            f"{where}: definition of action `{uid}` does not match its schema declaration"
+        )
+    return Entity(uid, Record(), decl.member_of)
+
+
+def _with_schema_actions(entities: list[Entity], schema: Schema) -> list[Entity]:
+    given = {e.uid for e in entities}
+    extra = [
+        Entity(uid, Record(), decl.member_of)
+        for uid, decl in schema.actions.items()
+        if uid not in given
+    ]
+    return entities + extra

@@ -1,0 +1,113 @@
+"""Requests: principal, action, resource and context.
+
+With a schema, the context is read against the action's declared context type, and (unless
+asked not to) the request is checked against the action's `appliesTo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.ast import Var
+from core.errors import CedarError, RequestError
+from core.json_values import record_from_json_typed, uid_from_json, value_from_json
+from core.values import EntityUID, Record, Value, to_json
+
+if TYPE_CHECKING:
+    from core.schema import Schema
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    principal: EntityUID
+    action: EntityUID
+    resource: EntityUID
+    context: Record = field(default_factory=Record)
+
+    def var(self, v: Var) -> Value:
+        if v is Var.PRINCIPAL:
+            return self.principal
+        if v is Var.ACTION:
+            return self.action
+        if v is Var.RESOURCE:
+            return self.resource
+        return self.context
+
+    @classmethod
+    def from_json(
+        cls,
+        obj: dict[str, Any],
+        schema: Schema | None = None,
+        *,
+        validate: bool = True,
+        source: str | None = None,
+    ) -> Request:
+        """Read `{"principal", "action", "resource", "context"?}`.
+
+        Entities may be written `{"type", "id"}`, `{"__entity": {...}}` or `'Type::"id"'`.
+        """
+        try:
+            if not isinstance(obj, dict):
+                raise RequestError("a request must be a JSON object")
+            for key in ("principal", "action", "resource"):
+                if key not in obj:
+                    raise RequestError(f"the request has no `{key}`")
+            principal = uid_from_json(obj["principal"], "principal")
+            action = uid_from_json(obj["action"], "action")
+            resource = uid_from_json(obj["resource"], "resource")
+            raw_context = obj.get("context", {})
+            if not isinstance(raw_context, dict):
+                raise RequestError("the context must be a JSON object")
+            return cls.build(principal, action, resource, raw_context, schema, validate=validate)
+        except CedarError as err:
+            raise RequestError(err.message).located(source) from None
+
+    @classmethod
+    def build(
+        cls,
+        principal: EntityUID,
+        action: EntityUID,
+        resource: EntityUID,
+        raw_context: dict[str, Any],
+        schema: Schema | None = None,
+        *,
+        validate: bool = True,
+    ) -> Request:
+        decl = schema.actions.get(action) if schema is not None else None
+        if schema is not None and validate:
+            if decl is None:
+                raise RequestError(f"request's action `{action}` is not declared in the schema")
+            for role, uid, allowed in (
+                ("principal", principal, decl.principal_types),
+                ("resource", resource, decl.resource_types),
+            ):
+                if uid.type not in allowed:
+                    names = ", ".join(f"`{t}`" for t in allowed) or "none"
+                    raise RequestError(
+                        f"{role} type `{uid.type}` is not valid for `{action}` "
+                        f"(it applies to {names})"
+                    )
+                etype = schema.entity_types.get(uid.type)
+                if etype is not None and etype.enum is not None and uid.id not in etype.enum:
+                    raise RequestError(
+                        f"{role} `{uid}` is not one of the ids of enumerated type `{uid.type}`"
+                    )
+        if decl is not None:
+            context = record_from_json_typed(raw_context, decl.context, "context")
+        else:
+            value = value_from_json(raw_context, "context")
+            if not isinstance(value, Record):
+                raise RequestError(
+                    "the context must be a record, not an escaped entity or extension"
+                )
+            context = value
+        return cls(principal, action, resource, context)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal.to_json(),
+            "action": self.action.to_json(),
+            "resource": self.resource.to_json(),
+            "context": to_json(self.context),
+        }

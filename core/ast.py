@@ -265,6 +265,8 @@ def to_source(e: Expr) -> str:
             return f"({to_source(a)} || {to_source(b)})"
         case UnaryApp(op=UnaryOp.IS_EMPTY, arg=a):
             return f"{to_source(a)}.isEmpty()"
+        case UnaryApp(op=UnaryOp.NEG, arg=Lit() as a):
+            return f"(-({to_source(a)}))"  # keep `-(1)` apart from the literal `-1`
         case UnaryApp(op=op, arg=a):
             return f"({op.value}{to_source(a)})"
         case BinaryApp(op=op, left=a, right=b) if op in METHOD_OPS:

@@ -211,8 +211,9 @@ def _conforming_entity(
             f"{where}: `{uid.id}` is not one of the ids of enumerated type `{uid.type}` ({choices})"
         )
     attrs = record_from_json_typed(raw_attrs, decl.shape, f"{where}, attributes")
+    allowed = schema.entity_type_ancestors(uid.type)
     for p in parents:
-        if p.type not in decl.member_of_types:
+        if p.type not in allowed:
             raise EntitiesError(
                 f"{where}: `{uid}` is not allowed to have an ancestor of type `{p.type}` "
                 "according to the schema"

@@ -3,7 +3,8 @@
 Without a schema, a JSON object is a record unless it is an explicit escape:
 `{"__entity": {"type", "id"}}` or `{"__extn": {"fn", "arg" | "args"}}`. With a schema type
 to read against, entity references may be written `{"type", "id"}` and extension values as
-plain strings (`"10.0.0.1"` for an `ipaddr`), and the value must conform to the type.
+plain strings (`"10.0.0.1"` for an `ipaddr`) or `{"fn", "arg"}` objects, and the value must
+conform to the type.
 """
 
 from __future__ import annotations
@@ -220,6 +221,8 @@ def _extension_typed(x: Any, name: str, where: str) -> Value | None:
             raise JsonValueError(f"{where}: {err.message}") from None
     elif isinstance(x, dict) and _is_extn_escape(x):
         v = _extension(x, where)
+    elif isinstance(x, dict) and _is_extn_escape({"__extn": x}):
+        v = _extension({"__extn": x}, where)
     else:
         return None
     if type_name(v) != name:

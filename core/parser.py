@@ -145,13 +145,13 @@ def _ident(tok: Token) -> str:
     return tok.value
 
 
-def _path_name(parts: list[Token]) -> str:
-    name = "::".join(p.value for p in parts)
-    if any(p.value == "__cedar" for p in parts):
-        _fail(f"the name `{name}` contains `__cedar`, which is reserved", _tok_loc(parts[0]))
-    for p in parts:
+def _checked(path: _PathName) -> str:
+    """A name used as a type or function: no reserved identifiers, no `__cedar`."""
+    if any(p.value == "__cedar" for p in path.toks):
+        _fail(f"the name `{path}` contains `__cedar`, which is reserved", _tok_loc(path.toks[0]))
+    for p in path.toks:
         _ident(p)
-    return name
+    return str(path)
 
 
 class _Raw:
@@ -248,10 +248,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return var, ScopeInSet(tuple(entities or ()))
 
     def scope_is(self, meta, var, path):  # type: ignore[no-untyped-def]
-        return var, ScopeIs(path)
+        return var, ScopeIs(_checked(path))
 
     def scope_is_in(self, meta, var, path, target):  # type: ignore[no-untyped-def]
-        return var, ScopeIsIn(path, target)
+        return var, ScopeIsIn(_checked(path), target)
 
     def ref_or_slot(self, meta, ref):  # type: ignore[no-untyped-def]
         return ref.value
@@ -320,11 +320,11 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return Like(_expr(a), Pattern(tuple(elems)), _loc_of(meta))
 
     def is_(self, meta, a, path):  # type: ignore[no-untyped-def]
-        return Is(_expr(a), path, _loc_of(meta))
+        return Is(_expr(a), _checked(path), _loc_of(meta))
 
     def is_in(self, meta, a, path, b):  # type: ignore[no-untyped-def]
         a, loc = _expr(a), _loc_of(meta)
-        return And(Is(a, path, loc), BinaryApp(BinaryOp.IN, a, _expr(b), loc), loc)
+        return And(Is(a, _checked(path), loc), BinaryApp(BinaryOp.IN, a, _expr(b), loc), loc)
 
     def arith(self, meta, a, op, b):  # type: ignore[no-untyped-def]
         bop = BinaryOp.ADD if op.value == "+" else BinaryOp.SUB
@@ -389,7 +389,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def call(self, meta, path, args):  # type: ignore[no-untyped-def]
         loc = _loc_of(meta)
-        fn = _EXT_FUNS.get(path)
+        fn = _EXT_FUNS.get(_checked(path))
         if fn is None or fn.is_constructor is False:
             if fn is not None:
                 _fail(f"`{path}` is a method, not a function", loc)
@@ -411,12 +411,12 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def name(self, meta, path):  # type: ignore[no-untyped-def]
         loc = _loc_of(meta)
         try:
-            return VarRef(Var(path), loc)
+            return VarRef(Var(_checked(path)), loc)
         except ValueError:
             _fail(f"invalid variable: {path}", loc)
 
     def entity_ref(self, meta, path, s):  # type: ignore[no-untyped-def]
-        return Lit(EntityUID(path, string_of(s)), _loc_of(meta))
+        return Lit(EntityUID(_checked(path), string_of(s)), _loc_of(meta))
 
     def paren(self, meta, e):  # type: ignore[no-untyped-def]
         return _expr(e)
@@ -446,7 +446,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         toks: list[Token] = []
         for p in parts:
             toks.extend(p.toks if isinstance(p, _PathName) else [p])
-        return _PathName(_path_name(toks), toks)
+        return _PathName("::".join(t.value for t in toks), toks)
 
 
 class _PathName(str):
@@ -515,12 +515,19 @@ def _syntax_error(err: UnexpectedInput) -> ParseError:
     tok = err.token
     if tok.type == "$END":
         found = "unexpected end of input"
+        loc = Loc(tok.end_line or err.line, tok.end_column or err.column, tok.end_pos or 0, 0)
     else:
         found = f"unexpected token `{tok.value}`"
     expected = sorted({_token_name(e) for e in err.expected})
+    if {"identifier", "integer literal", "string literal"} <= set(expected):
+        return ParseError(f"{found}; expected an expression", loc=loc)
     if expected and len(expected) <= 8:
-        return ParseError(f"{found}; expected {', '.join(expected)}", loc=loc)
+        return ParseError(f"{found}; expected {_one_of(expected)}", loc=loc)
     return ParseError(found, loc=loc)
+
+
+def _one_of(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def parse_raw(text: str) -> list[_Raw]:

@@ -6,7 +6,6 @@ all of it into one expression, which is all the evaluator and the encoder ever l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -15,6 +14,7 @@ from typing import Any, TypeAlias
 from core.ast import And, BinaryApp, BinaryOp, Expr, Is, Lit, Slot, UnaryApp, UnaryOp, Var, VarRef
 from core.errors import CedarError, LinkError, Loc
 from core.files import read_text
+from core.json_values import loads
 from core.values import EntityUID
 
 
@@ -239,48 +239,60 @@ class PolicySet:
     def policies(self) -> list[Policy]:
         return list(self._policies.values())
 
+    def template(self, name: str) -> Policy:
+        """A template by policy id, or else by its `@id` annotation."""
+        if name in self.templates:
+            return self.templates[name]
+        named = [t for t in self.templates.values() if t.annotation_map.get("id") == name]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise LinkError(f'several templates are annotated `@id("{name}")`')
+        raise LinkError(f"no template named `{name}`")
+
     def link(self, template_id: str, new_id: str, values: Mapping[str, EntityUID]) -> Policy:
-        template = self.templates.get(template_id)
-        if template is None:
-            raise LinkError(f"cannot link `{new_id}`: no template named `{template_id}`")
-        linked = template.link(new_id, values)
+        linked = self.template(template_id).link(new_id, values)
         self._add(linked)
         return linked
 
     def link_json(self, data: str | list[Any], source: str | None = None) -> list[Policy]:
-        """Link templates from Cedar's template-link JSON.
+        """Link templates from template-link JSON, and return the linked policies.
 
-        The JSON is a list of `{"templateId", "newId", "values": {"?principal": uid, ...}}`,
-        where each uid is `{"type", "id"}`, `{"__entity": {...}}` or `'Type::"id"'`.
+        Accepts Cedar's JSON policy-set form `{"templateId", "newId", "values"}` and the
+        Cedar CLI's form `{"template_id", "link_id", "args"}`; slot values are entity
+        references (`{"type", "id"}`, `{"__entity": {...}}` or `'Type::"id"'`), and a template
+        may be named by its policy id or its `@id` annotation.
         """
         from core.json_values import uid_from_json
 
+        text = data if isinstance(data, str) else None
         try:
-            links = json.loads(data) if isinstance(data, str) else data
-        except json.JSONDecodeError as err:
-            raise LinkError(
-                f"template links are not valid JSON: {err.msg}",
-                source=source,
-                loc=Loc(err.lineno, err.colno),
-            ) from None
-        if not isinstance(links, list):
-            raise LinkError("template links must be a JSON list", source=source)
-        linked = []
-        for i, link in enumerate(links):
-            where = f"template link {i}"
-            if not isinstance(link, dict) or not {"templateId", "newId", "values"} <= set(link):
-                raise LinkError(
-                    f"{where} must be an object with `templateId`, `newId` and `values`",
-                    source=source,
-                )
-            values = link["values"]
-            if not isinstance(values, dict):
-                raise LinkError(f"{where}: `values` must be an object", source=source)
-            try:
-                bound = {
-                    slot: uid_from_json(v, f"{where}, slot `{slot}`") for slot, v in values.items()
-                }
-                linked.append(self.link(str(link["templateId"]), str(link["newId"]), bound))
-            except CedarError as err:
-                raise LinkError(err.message, source=source) from None
-        return linked
+            links = loads(data, "template links") if isinstance(data, str) else data
+            if not isinstance(links, list):
+                raise LinkError("template links must be a JSON list")
+            linked = []
+            for i, link in enumerate(links):
+                where = f"template link {i}"
+                keys = _link_keys(link, where)
+                template_id, new_id, values = (link[k] for k in keys)
+                if not isinstance(values, dict):
+                    raise LinkError(f"{where}: `{keys[2]}` must be an object")
+                bound = {slot: uid_from_json(v, f"{where}, `{slot}`") for slot, v in values.items()}
+                linked.append(self.link(str(template_id), str(new_id), bound))
+            return linked
+        except CedarError as err:
+            raise LinkError(err.message, loc=err.loc).located(source, text) from None
+
+
+_LINK_KEYS = (("templateId", "newId", "values"), ("template_id", "link_id", "args"))
+
+
+def _link_keys(link: Any, where: str) -> tuple[str, str, str]:
+    if isinstance(link, dict):
+        for keys in _LINK_KEYS:
+            if set(keys) <= set(link):
+                return keys
+    raise LinkError(
+        f"{where} must be an object with `templateId`, `newId` and `values` "
+        "(or `template_id`, `link_id` and `args`)"
+    )

@@ -23,6 +23,7 @@ from itertools import count
 from typing import Any, TypeVar
 
 from core.errors import Loc, SchemaError
+from core.files import read_text
 from core.schema_cedar import read_cedar
 from core.schema_json import (
     ActionDecl,
@@ -117,6 +118,11 @@ class Schema:
             return _resolve(read_json(load_json(data) if isinstance(data, str) else data))
         except SchemaError as e:
             raise e.located(source, text) from None
+
+    @classmethod
+    def from_file(cls, path: str) -> Schema:
+        """Read a schema file, in either format."""
+        return cls.from_str(read_text(path), source=path)
 
     @classmethod
     def from_cedar(cls, text: str, source: str | None = None) -> Schema:

@@ -7,9 +7,9 @@ expected set of determining policies and the expected set of erroring policies.
 
 from __future__ import annotations
 
-import integration_suite as suite
 import pytest
 
+import integration_suite as suite
 from core import Entities, PolicySet, Request, Schema, is_authorized
 
 pytestmark = pytest.mark.skipif(

@@ -1,0 +1,173 @@
+"""The `cedar-smt` command line.
+
+Every subcommand prints results on stdout and problems on stderr. Bad input or usage exits
+with 2 and one clear message (file:line:column where there is one), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from core import CedarError, Entities, EntityUID, PolicySet, Request, Schema, is_authorized
+from core.files import read_text
+from core.json_values import loads
+from core.parser import parse_entity_uid
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def reports_bad_input(fn: F) -> F:
+    """Turn every `CedarError` into one message on stderr and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CedarError as err:
+            _fail(err.render())
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cedar-smt")
+def main() -> None:
+    """Prove things about Cedar policies, and authorize requests with the same semantics."""
+
+
+def load_schema(path: str | None) -> Schema | None:
+    return Schema.from_file(path) if path else None
+
+
+def load_policies(path: str, links: str | None = None) -> PolicySet:
+    policies = PolicySet.from_file(path)
+    if links:
+        policies.link_json(read_text(links), source=links)
+    return policies
+
+
+def _request(
+    request_file: str | None,
+    principal: str | None,
+    action: str | None,
+    resource: str | None,
+    context: str | None,
+    schema: Schema | None,
+) -> Request:
+    parts = (principal, action, resource)
+    if request_file is not None:
+        if any(p is not None for p in (*parts, context)):
+            _fail("give either --request or --principal/--action/--resource, not both")
+        text = read_text(request_file)
+        try:
+            obj = loads(text, "request")
+        except CedarError as err:
+            raise err.located(request_file, text) from None
+        return Request.from_json(obj, schema, source=request_file)
+    if any(p is None for p in parts):
+        _fail("give --request FILE, or all of --principal, --action and --resource")
+    try:
+        ctx = loads(context, "--context") if context else {}
+    except CedarError as err:
+        _fail(f"--context: {err.message}")
+    if not isinstance(ctx, dict):
+        _fail("--context must be a JSON object")
+    return Request.build(
+        _uid("--principal", principal),
+        _uid("--action", action),
+        _uid("--resource", resource),
+        ctx,
+        schema,
+    )
+
+
+def _uid(option: str, text: str | None) -> EntityUID:
+    try:
+        return parse_entity_uid(text or "")
+    except CedarError as err:
+        _fail(f"{option}: {err.message}")
+
+
+@main.command()
+@click.option("--policies", "policies_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--entities", "entities_path", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--schema", "schema_path", type=click.Path(dir_okay=False), help="Cedar or JSON schema."
+)
+@click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@click.option("--request", "request_path", type=click.Path(dir_okay=False), help="Request JSON.")
+@click.option("--principal", help='e.g. User::"alice"')
+@click.option("--action", help='e.g. Action::"GetList"')
+@click.option("--resource", help='e.g. List::"0"')
+@click.option("--context", help="Context as a JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
+@reports_bad_input
+def authorize(
+    policies_path: str,
+    entities_path: str,
+    schema_path: str | None,
+    template_links: str | None,
+    request_path: str | None,
+    principal: str | None,
+    action: str | None,
+    resource: str | None,
+    context: str | None,
+    as_json: bool,
+) -> None:
+    """Authorize one request. Exit 0 on allow, 1 on deny, 2 on bad input."""
+    schema = load_schema(schema_path)
+    policies = load_policies(policies_path, template_links)
+    entities = Entities.from_file(entities_path, schema)
+    request = _request(request_path, principal, action, resource, context, schema)
+    response = is_authorized(request, policies, entities)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "decision": response.decision,
+                    "reasons": sorted(response.reasons),
+                    "errors": [
+                        {"policy": pid, "message": msg}
+                        for pid, msg in sorted(response.errors.items())
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"decision: {response.decision.upper()}")
+        click.echo(f"reasons:  {_policy_list(response.reasons, policies)}")
+        if response.errors:
+            click.echo("errors:")
+            for pid, msg in sorted(response.errors.items()):
+                click.echo(f"  {_describe(pid, policies)}: {msg}")
+        else:
+            click.echo("errors:   none")
+    sys.exit(0 if response.allowed else 1)
+
+
+def _describe(policy_id: str, policies: PolicySet) -> str:
+    """`@id` (policy id, file:line), or policy id (file:line) when there is no `@id`."""
+    p = policies[policy_id]
+    if p.display_name == p.id:
+        return f"{p.id} ({p.location})"
+    return f"`{p.display_name}` ({p.id}, {p.location})"
+
+
+def _policy_list(ids: frozenset[str], policies: PolicySet) -> str:
+    if not ids:
+        return "none"
+    return "; ".join(_describe(pid, policies) for pid in sorted(ids))

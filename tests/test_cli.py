@@ -1,0 +1,201 @@
+"""`cedar-smt authorize`: decisions, exit codes, JSON output and bad-input messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from integration_suite import ROOT
+
+TINYTODO = ROOT / "examples" / "tinytodo"
+BASE = [
+    "authorize",
+    "--policies",
+    str(TINYTODO / "policies.cedar"),
+    "--schema",
+    str(TINYTODO / "schema.cedarschema"),
+    "--entities",
+    str(TINYTODO / "entities.json"),
+]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("request_file", "code", "decision", "reason"),
+    [
+        ("alice-updates-her-list.json", 0, "ALLOW", "owners-full-access"),
+        ("bob-reads-shared-list.json", 0, "ALLOW", "readers-and-editors-get-list"),
+        ("bob-updates-shared-list.json", 1, "DENY", "none"),
+        ("charlie-creates-list.json", 1, "DENY", "interns-cannot-create-lists"),
+    ],
+)
+def test_tinytodo_requests(request_file: str, code: int, decision: str, reason: str) -> None:
+    status, out, err = run(*BASE, "--request", str(TINYTODO / "requests" / request_file))
+    assert status == code, err
+    assert f"decision: {decision}" in out
+    assert reason in out
+
+
+def test_request_from_options_and_json_output() -> None:
+    status, out, _ = run(
+        *BASE,
+        "--principal",
+        'User::"charlie"',
+        "--action",
+        'Action::"CreateList"',
+        "--resource",
+        'Application::"TinyTodo"',
+        "--json",
+    )
+    assert status == 1
+    assert json.loads(out) == {"decision": "deny", "reasons": ["policy2"], "errors": []}
+
+
+def test_errors_are_reported_per_policy(tmp_path: Path) -> None:
+    policies = tmp_path / "p.cedar"
+    policies.write_text(
+        "permit(principal, action, resource) when { principal.nope };\n"
+        "permit(principal, action, resource);\n"
+    )
+    status, out, _ = run(
+        "authorize",
+        "--policies",
+        str(policies),
+        "--entities",
+        str(TINYTODO / "entities.json"),
+        "--request",
+        str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+        "--json",
+    )
+    assert status == 0
+    response = json.loads(out)
+    assert response["reasons"] == ["policy1"]
+    assert response["errors"][0]["policy"] == "policy0"
+    assert "does not have the attribute `nope`" in response["errors"][0]["message"]
+
+
+def test_template_links(tmp_path: Path) -> None:
+    policies = tmp_path / "p.cedar"
+    policies.write_text('@id("t") permit(principal == ?principal, action, resource);\n')
+    links = tmp_path / "links.json"
+    links.write_text(
+        '[{"template_id": "t", "link_id": "bob", "args": {"?principal": "User::\\"bob\\""}}]'
+    )
+    status, out, _ = run(
+        "authorize",
+        "--policies",
+        str(policies),
+        "--template-links",
+        str(links),
+        "--entities",
+        str(TINYTODO / "entities.json"),
+        "--request",
+        str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+    )
+    assert status == 0
+    assert "bob" in out
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "option", "message"),
+    [
+        (
+            "bad.cedar",
+            "permit(principal, action, resource)\nwhen { principal.x == 1 && };\n",
+            "--policies",
+            "bad.cedar:2:28: unexpected token `}`; expected an expression",
+        ),
+        (
+            "bad.cedarschema",
+            "entity User = { a: Lng };\n",
+            "--schema",
+            "bad.cedarschema:1:20: unknown type `Lng`",
+        ),
+        (
+            "bad.json",
+            '[{"uid": {"type": "User", "id": "alice"}, "attrs": {"joblevel": "5", "location": "x"},'
+            ' "parents": []}]',
+            "--entities",
+            'bad.json: entity `User::"alice"`, attributes.joblevel: expected a value of type Long',
+        ),
+        (
+            "req.json",
+            '{"principal": "User::alice", "action": "Action::\\"GetList\\"",'
+            ' "resource": "List::\\"0\\""}',
+            "--request",
+            "req.json: principal: `User::alice` is not an entity reference",
+        ),
+        (
+            "req.json",
+            '{"principal": "User::\\"bob\\"",\n "action": }',
+            "--request",
+            "req.json:2:12: request is not valid JSON",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_located_message(
+    tmp_path: Path, file_name: str, content: str, option: str, message: str
+) -> None:
+    bad = tmp_path / file_name
+    bad.write_text(content)
+    args = {
+        "--policies": str(TINYTODO / "policies.cedar"),
+        "--schema": str(TINYTODO / "schema.cedarschema"),
+        "--entities": str(TINYTODO / "entities.json"),
+        "--request": str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+    }
+    args[option] = str(bad)
+    flat = [x for pair in args.items() for x in pair]
+    status, out, err = run("authorize", *flat)
+    assert status == 2
+    assert out == ""
+    first = err.splitlines()[0]
+    assert first.startswith(f"error: {tmp_path}/{message}")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--principal", 'User::"bob"'], "give --request FILE, or all of --principal"),
+        (
+            ["--principal", "bob", "--action", 'Action::"GetList"', "--resource", 'List::"0"'],
+            "--principal:",
+        ),
+        (
+            [
+                "--principal",
+                'User::"bob"',
+                "--action",
+                'Action::"GetList"',
+                "--resource",
+                'List::"0"',
+                "--context",
+                "[1]",
+            ],
+            "--context must be a JSON object",
+        ),
+        (
+            ["--principal", 'User::"bob"', "--action", 'Action::"Fly"', "--resource", 'List::"0"'],
+            'request\'s action `Action::"Fly"` is not declared in the schema',
+        ),
+    ],
+)
+def test_bad_options_exit_2(args: list[str], message: str) -> None:
+    status, _, err = run(*BASE, *args)
+    assert status == 2
+    assert message in err
+
+
+def test_missing_file_exits_2() -> None:
+    status, _, err = run("authorize", "--policies", "nope.cedar", "--entities", "nope.json")
+    assert status == 2
+    assert "cannot read `nope.cedar`" in err

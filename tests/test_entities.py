@@ -1,0 +1,345 @@
+"""Entities and requests: reading Cedar's JSON, with and without a schema.
+
+Bad input gets one message naming the entity and attribute; each bad case is also rejected
+by cedarpy, and each good case accepted by it, so we never refuse data Cedar takes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from core import Entities, EntitiesError, EntityUID, Long, Record, Request, RequestError, Schema
+from core.ext.decimal import parse_decimal
+from core.ext.ipaddr import parse_ip
+
+SCHEMA_TEXT = """
+entity Group in [Group];
+entity User in [Group] = {
+  name: String,
+  age?: Long,
+  manager?: User,
+  addr?: ipaddr,
+  scores?: Set<Long>,
+  info?: { active: Bool },
+} tags String;
+entity Color enum ["red", "blue"];
+action view appliesTo {
+  principal: [User],
+  resource: [Group, Color],
+  context: { n: Long, limit?: decimal },
+};
+action edit in [view];
+"""
+SCHEMA = Schema.from_str(SCHEMA_TEXT)
+
+
+def user(attrs: dict[str, Any], parents: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"uid": {"type": "User", "id": "u"}, "attrs": attrs, "parents": parents or [], **extra}
+
+
+GOOD = [
+    ("minimal", [user({"name": "n"})]),
+    ("implicit entity reference", [user({"name": "n", "manager": {"type": "User", "id": "m"}})]),
+    (
+        "explicit entity escape",
+        [user({"name": "n", "manager": {"__entity": {"type": "User", "id": "m"}}})],
+    ),
+    ("extension value as a string", [user({"name": "n", "addr": "10.0.0.1"})]),
+    (
+        "extension escape",
+        [user({"name": "n", "addr": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}}})],
+    ),
+    ("extension as fn and arg", [user({"name": "n", "addr": {"fn": "ip", "arg": "10.0.0.1"}})]),
+    ("nested record and set", [user({"name": "n", "info": {"active": True}, "scores": [1, 2]})]),
+    ("tags", [user({"name": "n"}, tags={"dept": "eng"})]),
+    ("parent of a declared type", [user({"name": "n"}, [{"type": "Group", "id": "g"}])]),
+    ("enum entity", [{"uid": {"type": "Color", "id": "red"}, "attrs": {}, "parents": []}]),
+    (
+        "action entity as declared",
+        [
+            {
+                "uid": {"type": "Action", "id": "edit"},
+                "attrs": {},
+                "parents": [{"type": "Action", "id": "view"}],
+            }
+        ],
+    ),
+    ("identical duplicates", [user({"name": "n"}), user({"name": "n"})]),
+]
+
+BAD = [
+    # (case, entities, message)
+    (
+        "undeclared type",
+        [{"uid": {"type": "Nope", "id": "x"}, "attrs": {}, "parents": []}],
+        "entity type `Nope` is not declared in the schema",
+    ),
+    (
+        "missing required attribute",
+        [user({})],
+        "expected the required attribute `name` to be present",
+    ),
+    (
+        "undeclared attribute",
+        [user({"name": "n", "x": 1})],
+        "attribute `x` should not exist according to the schema",
+    ),
+    ("wrong attribute type", [user({"name": 1})], "expected a value of type String, found `1`"),
+    (
+        "wrong entity type",
+        [user({"name": "n", "manager": {"type": "Group", "id": "g"}})],
+        'expected an entity of type `User`, found `Group::"g"`',
+    ),
+    (
+        "bad extension string",
+        [user({"name": "n", "addr": "10.0.0"})],
+        "error while evaluating `ipaddr` extension function",
+    ),
+    (
+        "wrong extension type",
+        [user({"name": "n", "addr": {"__extn": {"fn": "decimal", "arg": "1.0"}}})],
+        "expected a value of type ipaddr",
+    ),
+    (
+        "wrong element type",
+        [user({"name": "n", "scores": ["a"]})],
+        'expected a value of type Long, found `"a"`',
+    ),
+    (
+        "undeclared parent type",
+        [user({"name": "n"}, [{"type": "Color", "id": "red"}])],
+        "is not allowed to have an ancestor of type `Color`",
+    ),
+    (
+        "tag of the wrong type",
+        [user({"name": "n"}, tags={"dept": 1})],
+        "expected a value of type String, found `1`",
+    ),
+    (
+        "enum id not declared",
+        [{"uid": {"type": "Color", "id": "green"}, "attrs": {}, "parents": []}],
+        "is not one of the ids of enumerated type `Color`",
+    ),
+    (
+        "undeclared action",
+        [{"uid": {"type": "Action", "id": "delete"}, "attrs": {}, "parents": []}],
+        "it was not declared as an action in the schema",
+    ),
+    (
+        "action with other parents",
+        [
+            {
+                "uid": {"type": "Action", "id": "view"},
+                "attrs": {},
+                "parents": [{"type": "Action", "id": "edit"}],
+            }
+        ],
+        "does not match its schema declaration",
+    ),
+    (
+        "conflicting duplicates",
+        [user({"name": "n"}), user({"name": "m"})],
+        'duplicate entity entry `User::"u"`',
+    ),
+    (
+        "hierarchy cycle",
+        [
+            {
+                "uid": {"type": "Group", "id": "a"},
+                "attrs": {},
+                "parents": [{"type": "Group", "id": "b"}],
+            },
+            {
+                "uid": {"type": "Group", "id": "b"},
+                "attrs": {},
+                "parents": [{"type": "Group", "id": "a"}],
+            },
+        ],
+        "the entity hierarchy has a cycle",
+    ),
+    (
+        "missing attrs field",
+        [{"uid": {"type": "Group", "id": "a"}, "parents": []}],
+        "missing field `attrs`",
+    ),
+    ("float", [user({"name": "n", "age": 1.5})], "expected a value of type Long, found `1.5`"),
+    ("null", [user({"name": "n", "age": None})], "JSON `null`s are not allowed in Cedar"),
+    ("long out of range", [user({"name": "n", "age": 2**63})], "does not fit in a 64-bit Long"),
+    (
+        "reserved type name",
+        [{"uid": {"type": "A::if", "id": "x"}, "attrs": {}, "parents": []}],
+        "uses the reserved identifier `if`",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "entities"), GOOD, ids=[c[0] for c in GOOD])
+def test_good_entities(case: str, entities: list[Any]) -> None:
+    store = Entities.from_json(json.dumps(entities), SCHEMA)
+    assert EntityUID("Action", "view") in store  # actions come from the schema
+
+
+@pytest.mark.parametrize(("case", "entities", "message"), BAD, ids=[c[0] for c in BAD])
+def test_bad_entities(case: str, entities: list[Any], message: str) -> None:
+    with pytest.raises(EntitiesError) as info:
+        Entities.from_json(json.dumps(entities), SCHEMA, source="ents.json")
+    assert message in str(info.value)
+    assert str(info.value).startswith("ents.json: ")
+
+
+def test_schema_based_values() -> None:
+    store = Entities.from_json(
+        [
+            user(
+                {"name": "n", "addr": "10.0.0.1", "manager": {"type": "User", "id": "m"}},
+                [{"type": "Group", "id": "g"}],
+                tags={"t": "v"},
+            ),
+            {
+                "uid": {"type": "Group", "id": "g"},
+                "attrs": {},
+                "parents": [{"type": "Group", "id": "h"}],
+            },
+        ],
+        SCHEMA,
+    )
+    u = store[EntityUID("User", "u")]
+    assert u.attrs["addr"] == parse_ip("10.0.0.1")
+    assert u.attrs["manager"] == EntityUID("User", "m")
+    assert u.tags == Record({"t": "v"})
+    assert u.ancestors == {EntityUID("Group", "g"), EntityUID("Group", "h")}
+    assert store[EntityUID("Action", "edit")].ancestors == {EntityUID("Action", "view")}
+
+
+def test_schemaless_values() -> None:
+    store = Entities.from_json(
+        [
+            user(
+                {
+                    "name": "n",
+                    "ref": {"type": "User", "id": "m"},
+                    "d": {"__extn": {"fn": "decimal", "arg": "1.5"}},
+                }
+            )
+        ]
+    )
+    attrs = store[EntityUID("User", "u")].attrs
+    assert attrs["ref"] == Record({"type": "User", "id": "m"})  # a record without a schema
+    assert attrs["d"] == parse_decimal("1.5")
+    assert EntityUID("Action", "view") not in store
+
+
+def test_json_text_errors_have_a_location() -> None:
+    with pytest.raises(EntitiesError) as info:
+        Entities.from_json('[\n  {"uid": ,}\n]', source="ents.json")
+    assert str(info.value).startswith("ents.json:2:11: entities is not valid JSON")
+
+
+def test_duplicate_json_keys_are_rejected() -> None:
+    with pytest.raises(EntitiesError, match="duplicate key `attrs`"):
+        Entities.from_json(
+            '[{"uid": {"type": "A", "id": "a"}, "attrs": {}, "attrs": {}, "parents": []}]'
+        )
+
+
+def req(**over: Any) -> dict[str, Any]:
+    base = {
+        "principal": {"type": "User", "id": "u"},
+        "action": {"type": "Action", "id": "view"},
+        "resource": 'Color::"red"',
+        "context": {"n": 1, "limit": "0.5"},
+    }
+    return {**base, **over}
+
+
+def test_request_forms_and_schema_context() -> None:
+    r = Request.from_json(req(principal={"__entity": {"type": "User", "id": "u"}}), SCHEMA)
+    assert r.principal == EntityUID("User", "u")
+    assert r.resource == EntityUID("Color", "red")
+    assert r.context == Record({"n": Long(1), "limit": parse_decimal("0.5")})
+
+
+BAD_REQUESTS = [
+    (
+        "undeclared action",
+        req(action={"type": "Action", "id": "nope"}),
+        'request\'s action `Action::"nope"` is not declared in the schema',
+    ),
+    (
+        "principal type not in appliesTo",
+        req(principal={"type": "Group", "id": "g"}),
+        'principal type `Group` is not valid for `Action::"view"`',
+    ),
+    (
+        "resource type not in appliesTo",
+        req(resource={"type": "User", "id": "u"}),
+        'resource type `User` is not valid for `Action::"view"`',
+    ),
+    (
+        "enum id not declared",
+        req(resource='Color::"green"'),
+        "is not one of the ids of enumerated type `Color`",
+    ),
+    (
+        "missing context attribute",
+        req(context={}),
+        "expected the required attribute `n` to be present",
+    ),
+    ("wrong context type", req(context={"n": "1"}), "expected a value of type Long"),
+    ("bad entity reference", req(principal="User::u"), "is not an entity reference"),
+    (
+        "missing resource",
+        {"principal": 'User::"u"', "action": 'Action::"view"'},
+        "the request has no `resource`",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "message"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS]
+)
+def test_bad_requests(case: str, spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(RequestError) as info:
+        Request.from_json(spec, SCHEMA)
+    assert message in str(info.value)
+
+
+def test_request_validation_can_be_skipped() -> None:
+    r = Request.from_json(req(principal={"type": "Group", "id": "g"}), SCHEMA, validate=False)
+    assert r.context["limit"] == parse_decimal("0.5")
+
+
+cedarpy = pytest.importorskip("cedarpy")
+
+
+def _cedar_accepts(entities: list[Any], request: dict[str, Any] | None = None) -> bool:
+    spec = request or {
+        "principal": 'User::"u"',
+        "action": 'Action::"view"',
+        "resource": 'Color::"red"',
+        "context": {"n": 1},
+    }
+    result = cedarpy.is_authorized(
+        spec, "permit(principal, action, resource);", entities, SCHEMA_TEXT
+    )
+    return result.decision.value == "Allow"
+
+
+@pytest.mark.parametrize(("case", "entities"), GOOD, ids=[c[0] for c in GOOD])
+def test_cedar_accepts_good_entities(case: str, entities: list[Any]) -> None:
+    assert _cedar_accepts(entities)
+
+
+@pytest.mark.parametrize(("case", "entities", "message"), BAD, ids=[c[0] for c in BAD])
+def test_cedar_rejects_bad_entities(case: str, entities: list[Any], message: str) -> None:
+    assert not _cedar_accepts(entities)
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "message"), BAD_REQUESTS[:-2], ids=[c[0] for c in BAD_REQUESTS[:-2]]
+)
+def test_cedar_rejects_bad_requests(case: str, spec: dict[str, Any], message: str) -> None:
+    assert not _cedar_accepts([], spec)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from core import CedarError, Entities, EntityUID, PolicySet, Request, Schema, is_authorized
+from core import validate as core_validate
 from core.files import read_text
 from core.json_values import loads
 from core.parser import parse_entity_uid
@@ -171,3 +172,49 @@ def _policy_list(ids: frozenset[str], policies: PolicySet) -> str:
     if not ids:
         return "none"
     return "; ".join(_describe(pid, policies) for pid in sorted(ids))
+
+
+@main.command()
+@click.option("--policies", "policies_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--schema", "schema_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@reports_bad_input
+def validate(
+    policies_path: str, schema_path: str, template_links: str | None, as_json: bool
+) -> None:
+    """Validate policies against a schema, in Cedar's strict mode.
+
+    Exit 0 when valid, 1 when not, 2 on bad input.
+    """
+    schema = Schema.from_file(schema_path)
+    policies = load_policies(policies_path, template_links)
+    result = core_validate(policies, schema)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "passed": result.passed,
+                    "errors": [
+                        {
+                            "policy": e.policy_id,
+                            "id": e.annotation_id,
+                            "file": e.source,
+                            "line": e.loc.line if e.loc else None,
+                            "column": e.loc.column if e.loc else None,
+                            "message": e.message,
+                        }
+                        for e in result.errors
+                    ],
+                },
+                indent=2,
+            )
+        )
+    elif result.passed:
+        count = len(policies) + len(policies.templates)
+        click.echo(f"valid: {count} {'policy' if count == 1 else 'policies'} typecheck")
+    else:
+        for e in result.errors:
+            click.echo(f"error: {e}")
+        click.echo(f"invalid: {len(result.errors)} error{'' if len(result.errors) == 1 else 's'}")
+    sys.exit(0 if result.passed else 1)

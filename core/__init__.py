@@ -22,6 +22,14 @@ from core.parser import parse_entity_uid, parse_expr
 from core.policy import Effect, Policy, PolicySet
 from core.request import Request
 from core.schema import Schema
+from core.typechecker import RequestEnv, TypeCheckError, typecheck
+from core.validator import (
+    ValidationError,
+    ValidationResult,
+    Validator,
+    request_environments,
+    validate,
+)
 from core.values import EntityUID, Long, Record, Value
 
 __all__ = [
@@ -42,14 +50,22 @@ __all__ = [
     "PolicySet",
     "Record",
     "Request",
+    "RequestEnv",
     "RequestError",
     "Response",
     "Schema",
     "SchemaError",
+    "TypeCheckError",
+    "ValidationError",
+    "ValidationResult",
+    "Validator",
     "Value",
     "evaluate",
     "evaluate_policy",
     "is_authorized",
     "parse_entity_uid",
     "parse_expr",
+    "request_environments",
+    "typecheck",
+    "validate",
 ]

@@ -3,7 +3,8 @@
 The parser produces these nodes (desugaring `!=`, `>`, `>=`, `has a.b`, `is … in` and
 method-call syntax on the way), and `Policy.to_expr` turns a whole policy into one of them,
 so the evaluator (core/evaluator.py) and its symbolic twin (encoder/compiler.py) only ever
-see expressions of this type.
+see expressions of this type. The validator returns the same nodes with `ty` filled in (the
+type of each sub-expression in one request environment); the evaluator ignores it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import lru_cache
 from typing import NoReturn, TypeAlias
 
 from core.errors import Loc
+from core.types import SchemaType
 from core.values import Value, escape_string, to_cedar
 
 if sys.version_info >= (3, 11):
@@ -125,12 +127,14 @@ def _pattern_regex(p: Pattern) -> re.Pattern[str]:
 class Lit:
     value: Value
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class VarRef:
     var: Var
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,7 @@ class Slot:
 
     name: str
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,7 @@ class Ite:
     then: Expr
     else_: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +160,7 @@ class And:
     left: Expr
     right: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,7 @@ class Or:
     left: Expr
     right: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +176,7 @@ class UnaryApp:
     op: UnaryOp
     arg: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +185,7 @@ class BinaryApp:
     left: Expr
     right: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +193,7 @@ class Like:
     arg: Expr
     pattern: Pattern
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +201,7 @@ class Is:
     arg: Expr
     entity_type: str
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +209,7 @@ class HasAttr:
     arg: Expr
     attr: str
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,18 +217,21 @@ class GetAttr:
     arg: Expr
     attr: str
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class SetLit:
     elements: tuple[Expr, ...]
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordLit:
     fields: tuple[tuple[str, Expr], ...]
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,12 +239,31 @@ class Call:
     fn: ExtFun
     args: tuple[Expr, ...]
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    ty: SchemaType | None = field(default=None, repr=False)
 
 
 Expr: TypeAlias = (
     "Lit | VarRef | Slot | Ite | And | Or | UnaryApp | BinaryApp | Like | Is | HasAttr | GetAttr"
     " | SetLit | RecordLit | Call"
 )
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of a node, in evaluation order."""
+    match e:
+        case Lit() | VarRef() | Slot():
+            return ()
+        case Ite(cond=c, then=t, else_=f):
+            return (c, t, f)
+        case And(left=a, right=b) | Or(left=a, right=b) | BinaryApp(left=a, right=b):
+            return (a, b)
+        case UnaryApp(arg=a) | Like(arg=a) | Is(arg=a) | HasAttr(arg=a) | GetAttr(arg=a):
+            return (a,)
+        case SetLit(elements=xs) | Call(args=xs):
+            return xs
+        case RecordLit(fields=fs):
+            return tuple(x for _, x in fs)
+    assert_never(e)
 
 
 _IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")

@@ -1,7 +1,9 @@
-"""Schema types: the types a schema gives to attributes, tags and contexts.
+"""Cedar types: the types a schema declares and the validator infers.
 
-These are the declared types of the schema language (`Long`, `Set<User>`, `{ a?: String }`),
-not the richer types the validator infers for expressions.
+A schema declares `Long`, `Set<User>`, `{ a?: String }` and so on. The validator uses the same
+types plus the singleton booleans `True` and `False` (`BoolType(True)`, `BoolType(False)`),
+which let it see that `principal is Group` can never hold for a `User`. `lub` joins two types
+in Cedar's strict mode.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from typing import TypeAlias
 
 @dataclass(frozen=True, slots=True)
 class BoolType:
+    """`Bool`, or with `value` set, the singleton type of `true` or of `false`."""
+
+    value: bool | None = None
+
     def __str__(self) -> str:
-        return "Bool"
+        return "Bool" if self.value is None else str(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,5 +95,36 @@ SchemaType: TypeAlias = (
 )
 
 BOOL = BoolType()
+TRUE = BoolType(True)
+FALSE = BoolType(False)
 LONG = LongType()
 STRING = StringType()
+
+
+def _lub_attr(a: Attribute, b: Attribute) -> Attribute | None:
+    t = lub(a.type, b.type)
+    return None if t is None else Attribute(t, a.required and b.required)
+
+
+def lub(a: SchemaType, b: SchemaType) -> SchemaType | None:
+    """The least upper bound of two types, or None when they have none (strict mode)."""
+    if isinstance(a, BoolType) and isinstance(b, BoolType):
+        return a if a == b else BOOL
+    if isinstance(a, SetType) and isinstance(b, SetType):
+        elem = lub(a.element, b.element)
+        return None if elem is None else SetType(elem)
+    if isinstance(a, RecordType) and isinstance(b, RecordType):
+        if [k for k, _ in a.attributes] != [k for k, _ in b.attributes]:
+            return None
+        attrs = []
+        for (k, x), (_, y) in zip(a.attributes, b.attributes, strict=True):
+            joined = _lub_attr(x, y)
+            if joined is None:
+                return None
+            attrs.append((k, joined))
+        return RecordType(tuple(attrs))
+    return a if a == b else None
+
+
+def is_subtype(a: SchemaType, b: SchemaType) -> bool:
+    return lub(a, b) == b

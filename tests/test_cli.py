@@ -199,3 +199,63 @@ def test_missing_file_exits_2() -> None:
     status, _, err = run("authorize", "--policies", "nope.cedar", "--entities", "nope.json")
     assert status == 2
     assert "cannot read `nope.cedar`" in err
+
+
+def test_validate_valid_policies() -> None:
+    status, out, _ = run(
+        "validate",
+        "--policies",
+        str(TINYTODO / "policies.cedar"),
+        "--schema",
+        str(TINYTODO / "schema.cedarschema"),
+    )
+    assert (status, out) == (0, "valid: 3 policies typecheck\n")
+
+
+def test_validate_reports_each_error_with_place_and_id(tmp_path: Path) -> None:
+    policies = tmp_path / "p.cedar"
+    policies.write_text(
+        '@id("bad-level")\npermit(principal, action, resource)\n'
+        'when { principal.joblevel > "x" };\n'
+        "permit(principal, action, resource is List) when { resource.nope };\n"
+    )
+    args = [
+        "validate",
+        "--policies",
+        str(policies),
+        "--schema",
+        str(TINYTODO / "schema.cedarschema"),
+    ]
+    status, out, _ = run(*args)
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"error: {policies}:3:29: `bad-level` (policy0): "
+        "unexpected type: expected Long, datetime or duration but saw String"
+    )
+    assert lines[1] == (
+        f"error: {policies}:4:52: policy1: attribute `nope` on entity type `List` not found"
+    )
+    assert lines[2] == "invalid: 2 errors"
+    status, out, _ = run(*args, "--json")
+    assert status == 1
+    report = json.loads(out)
+    assert report["passed"] is False
+    assert report["errors"][0] == {
+        "policy": "policy0",
+        "id": "bad-level",
+        "file": str(policies),
+        "line": 3,
+        "column": 29,
+        "message": "unexpected type: expected Long, datetime or duration but saw String",
+    }
+
+
+def test_validate_bad_schema_exits_2(tmp_path: Path) -> None:
+    schema = tmp_path / "s.cedarschema"
+    schema.write_text("entity User in [Nope];")
+    status, _, err = run(
+        "validate", "--policies", str(TINYTODO / "policies.cedar"), "--schema", str(schema)
+    )
+    assert status == 2
+    assert err.startswith(f"error: {schema}:1:")

@@ -1,8 +1,9 @@
 """Conformance with Cedar's own integration suite: every request of every test.
 
-For each handwritten and corpus test, the policies, schema and entities are read with the
-schema (as Cedar's harness does), and each request must get the expected decision, the
-expected set of determining policies and the expected set of erroring policies.
+For each handwritten and corpus test, validation must pass exactly when the test says it
+should; the policies, schema and entities are read with the schema (as Cedar's harness does),
+and each request must get the expected decision, the expected set of determining policies and
+the expected set of erroring policies.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import integration_suite as suite
-from core import Entities, PolicySet, Request, Schema, is_authorized
+from core import Entities, PolicySet, Request, Schema, is_authorized, validate
 
 pytestmark = pytest.mark.skipif(
     not suite.available(), reason="../shared/cedar-integration-tests is not present"
@@ -23,6 +24,10 @@ def check(test: suite.SuiteTest) -> list[str]:
     policies = PolicySet.from_str(test.policies, source=f"{test.name} policies")
     entities = Entities.from_json(test.entities, schema, source=f"{test.name} entities")
     problems = []
+    validation = validate(policies, schema)
+    if validation.passed != test.should_validate:
+        errors = [str(e) for e in validation.errors]
+        problems.append(f"validation: expected {test.should_validate}, got {errors}")
     for spec in test.requests:
         request = Request.from_json(spec, schema, validate=spec.get("validateRequest", True))
         response = is_authorized(request, policies, entities)

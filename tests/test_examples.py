@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core import CedarError, Entities, PolicySet, Request, Schema, is_authorized
+from core import CedarError, Entities, PolicySet, Request, Schema, is_authorized, validate
 from integration_suite import EXAMPLES, ROOT
 
 cedarpy = pytest.importorskip("cedarpy")
@@ -73,3 +73,11 @@ def test_example_agrees_with_cedar(d: Path) -> None:
         assert len(ours.errors) == len(theirs.diagnostics.errors), path
         if path.parent.name in ("ALLOW", "DENY"):
             assert ours.decision == path.parent.name.lower(), path
+
+
+@pytest.mark.parametrize("d", example_dirs(), ids=lambda d: d.name)
+def test_example_validation_agrees_with_cedar(d: Path) -> None:
+    schema_text = schema_file(d).read_text()
+    policies_text = (d / "policies.cedar").read_text()
+    ours = validate(PolicySet.from_str(policies_text), Schema.from_str(schema_text))
+    assert ours.passed == cedarpy.validate_policies(policies_text, schema_text).validation_passed

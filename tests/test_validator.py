@@ -55,6 +55,12 @@ RULES: list[tuple[str, str, str | None]] = [
         when("if 1 then true else false"),
         "expected Bool but saw Long",
     ),
+    (
+        "if branches must have compatible types",
+        when('(if principal has age then 1 else "a") == 1'),
+        "the types Long and String are not compatible",
+    ),
+    ("unary - needs a long", when("-principal.name == 1"), "expected Long but saw String"),
     # --- short-circuits the types can prove
     ("false && x does not look at x", when("false && 1"), None),
     ("true || x does not look at x", when("true || 1"), None),
@@ -212,6 +218,7 @@ RULES: list[tuple[str, str, str | None]] = [
         when('resource.getTag("t") == ""'),
         "entity type `Doc` has no tags",
     ),
+    ("hasTag needs a string", when("principal.hasTag(1)"), "expected String but saw Long"),
     # --- in, is and entity types
     ("in between unrelated types is false", when('resource in Group::"g"'), None),
     (

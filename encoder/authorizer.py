@@ -1,0 +1,45 @@
+"""The symbolic authorizer: allow iff some permit is satisfied and no forbid is.
+
+It runs core.authorizer's `decision_rule`, the same code the concrete authorizer runs, on
+Z3 terms instead of Python booleans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import z3
+
+from core.authorizer import Logic, decision_rule
+from core.policy import Effect, Policy
+from core.typechecker import TypeCheckError, typecheck
+from encoder.compiler import compile
+from encoder.env import SymEnv
+from encoder.errors import EncodeError
+from encoder.factory import Factory, Sym
+
+
+def z3_logic(f: Factory) -> Logic[z3.BoolRef]:
+    return Logic(any=f.any, both=lambda a, b: f.and_(a, b), negate=f.not_)
+
+
+def compile_policy(policy: Policy, env: SymEnv) -> Sym:
+    """The policy's expression as a term in `env` (it must validate in that environment)."""
+    try:
+        typed = typecheck(policy, env.env, env.schema)
+    except TypeCheckError as err:
+        raise EncodeError(f"does not validate for {env.env}: {err.message}", policy.id) from None
+    try:
+        return compile(typed, env)
+    except EncodeError as err:
+        raise EncodeError(err.message, policy.id) from None
+
+
+def is_authorized(policies: Iterable[Policy], env: SymEnv) -> z3.BoolRef:
+    """The decision as a Z3 boolean: true iff the request is allowed."""
+    f = env.f
+    permits, forbids = [], []
+    for policy in policies:
+        satisfied = f.satisfied(compile_policy(policy, env))
+        (permits if policy.effect is Effect.PERMIT else forbids).append(satisfied)
+    return decision_rule(permits, forbids, z3_logic(f))

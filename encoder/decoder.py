@@ -1,0 +1,273 @@
+"""Decode a Z3 model into a concrete request and entity store.
+
+The store holds only the entities the formulas touched (the footprint) that the model says
+exist, plus the request's action and its groups, so that it loads without a schema. Sets are
+finite in Cedar but a Z3 set may be infinite ("every string"): each set is decoded against
+the elements that matter (the values the formulas compute and the elements of the other
+decoded sets), and the caller replays the result through the concrete authorizer to confirm.
+Entity ids that no policy names are renamed to short readable ones (`user1`, `doc1`): ids are
+only ever compared for equality, so a one-to-one renaming that keeps the named ids changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from core.entities import Entities, Entity
+from core.ext.datetime import Datetime, Duration
+from core.ext.decimal import Decimal
+from core.ext.ipaddr import IPAddr
+from core.request import Request
+from core.types import (
+    BoolType,
+    EntityType,
+    ExtensionType,
+    LongType,
+    RecordType,
+    SchemaType,
+    SetType,
+    StringType,
+)
+from core.values import EntityUID, Long, Record, Value
+from encoder.env import SymEnv
+from encoder.factory import is_value
+from encoder.sorts import normalize
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    request: Request
+    entities: Entities
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request": self.request.to_json(), "entities": self.entities.to_json()}
+
+
+class Decoder:
+    def __init__(self, env: SymEnv, model: z3.ModelRef) -> None:
+        self.env = env
+        self.u = env.u
+        self.model = model
+        self.seen: dict[SchemaType, set[Value]] = defaultdict(set)
+
+    # values
+
+    def eval(self, t: z3.ExprRef) -> z3.ExprRef:
+        return self.model.eval(t, model_completion=True)
+
+    def value(self, t: z3.ExprRef, ty: SchemaType) -> Value:
+        return self.literal(self.eval(t), ty)
+
+    def literal(self, v: z3.ExprRef, ty: SchemaType) -> Value:
+        out = self._literal(v, ty)
+        self.seen[normalize(ty)].add(out)
+        return out
+
+    def _literal(self, v: z3.ExprRef, ty: SchemaType) -> Value:
+        match ty:
+            case BoolType():
+                return z3.is_true(v)
+            case LongType():
+                return Long(v.as_signed_long())  # type: ignore[attr-defined]
+            case StringType():
+                return self.u.decode_string(v)
+            case EntityType(name=name):
+                es = self.u.entity_sort(name)
+                if es.ids is not None:
+                    index = next(i for i, c in enumerate(es.consts) if c.eq(v))
+                    return EntityUID(name, es.ids[index])
+                return EntityUID(name, self.u.decode_string(v.arg(0)))
+            case SetType(element=e):
+                return frozenset(self.set_elements(v, e))
+            case RecordType():
+                rs = self.u.record(ty)
+                fields: dict[str, Value] = {}
+                for (name, attr), arg in zip(rs.type.attributes, v.children(), strict=True):
+                    if attr.required:
+                        fields[name] = self.literal(arg, attr.type)
+                    elif arg.decl().eq(self.u.option(attr.type).some):
+                        fields[name] = self.literal(arg.arg(0), attr.type)
+                return Record(fields)
+            case ExtensionType(name="ipaddr"):
+                v6, addr, prefix = v.children()
+                return IPAddr(z3.is_true(v6), addr.as_long(), prefix.as_long())  # type: ignore[attr-defined]
+            case ExtensionType(name="decimal"):
+                return Decimal(v.as_signed_long())  # type: ignore[attr-defined]
+            case ExtensionType(name="datetime"):
+                return Datetime(v.as_signed_long())  # type: ignore[attr-defined]
+            case ExtensionType(name="duration"):
+                return Duration(v.as_signed_long())  # type: ignore[attr-defined]
+        raise AssertionError(f"cannot decode {v} as {ty}")
+
+    def set_elements(self, v: z3.ExprRef, elem: SchemaType) -> set[Value]:
+        entries, default = self.array_entries(v)
+        out = {self.literal(i, elem) for i, member in entries if z3.is_true(member)}
+        if default is not False:
+            for candidate in self.candidates(elem):
+                if z3.is_true(self.eval(z3.Select(v, self.u.value(candidate, elem)))):
+                    out.add(candidate)
+        return out
+
+    def array_entries(
+        self, v: z3.ExprRef
+    ) -> tuple[list[tuple[z3.ExprRef, z3.ExprRef]], bool | None]:
+        """Explicit (index, member) entries of an array value, and its default if known."""
+        entries: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+        while z3.is_store(v):
+            entries.append((v.arg(1), v.arg(2)))
+            v = v.arg(0)
+        if z3.is_K(v):
+            return entries, z3.is_true(v.arg(0))
+        if z3.is_as_array(v):
+            interp = self.model[z3.get_as_array_func(v)]
+            listed = interp.as_list()
+            entries.extend((row[0], row[1]) for row in listed[:-1])
+            return entries, z3.is_true(listed[-1])
+        return entries, None
+
+    def candidates(self, ty: SchemaType) -> set[Value]:
+        """Values of type `ty` that matter: computed by the formulas or already decoded."""
+        key = normalize(ty)
+        found = set(self.seen.get(key, ()))
+        for t, t_ty in self.env.terms.values():
+            if normalize(t_ty) == key:
+                found.add(self._literal(self.eval(t), ty))
+        return found
+
+    # the counterexample
+
+    def decode(self) -> Counterexample:
+        self._decode()  # a first pass finds the values that matter
+        return self._decode()
+
+    def _decode(self) -> Counterexample:
+        env = self.env
+        principal = self.value(env.principal, EntityType(env.env.principal))
+        resource = self.value(env.resource, EntityType(env.env.resource))
+        context = self.value(env.context, env.env.context)
+        entities: dict[EntityUID, Entity] = {}
+        for t, entity_type in env.footprint.values():
+            if env.is_action_type(entity_type):
+                continue
+            uid = self.value(t, EntityType(entity_type))
+            if not z3.is_true(self.eval(env.exists(t, entity_type))):
+                continue
+            assert isinstance(uid, EntityUID)
+            entities[uid] = self.entity(t, uid, entities.get(uid))
+        for uid in self.actions():
+            entities[uid] = Entity(uid, Record(), env.schema.action_ancestors(uid))
+        assert isinstance(principal, EntityUID) and isinstance(resource, EntityUID)
+        assert isinstance(context, Record)
+        request = Request(principal, env.env.action, resource, context)
+        fixed = {name for name in self.u.entity_sorts() if self.u.entity_sort(name).ids is not None}
+        return rename(Counterexample(request, Entities(entities.values())), self.named_ids(), fixed)
+
+    def entity(self, t: z3.ExprRef, uid: EntityUID, known: Entity | None) -> Entity:
+        env = self.env
+        attrs = self.value(env.attrs(t, uid.type), env.attr_type(uid.type))
+        parents: set[EntityUID] = set(known.parents) if known else set()
+        for anc_type in env.ancestor_types(uid.type):
+            ancs = env.ancestors(t, uid.type, anc_type)
+            assert ancs is not None
+            parents |= self.value(ancs, SetType(EntityType(anc_type)))  # type: ignore[arg-type]
+        tags: dict[str, Value] = dict(known.tags) if known else {}
+        tag_type = env.tags(uid.type)
+        for owner, key, entity_type in env.tag_queries.values():
+            if (
+                tag_type is None
+                or entity_type != uid.type
+                or self.value(owner, EntityType(entity_type)) != uid
+            ):
+                continue
+            k = self.value(key, StringType())
+            assert isinstance(k, str)
+            k_term = self.u.string(k)
+            if z3.is_true(self.eval(z3.IsMember(k_term, env.tag_keys(t, uid.type)))):
+                tags[k] = self.value(env.tag_value(t, k_term, uid.type), tag_type)
+        assert isinstance(attrs, Record)
+        return Entity(uid, attrs, frozenset(parents), Record(tags))
+
+    def actions(self) -> set[EntityUID]:
+        """The request's action and every action the formulas name, with their groups."""
+        env = self.env
+        found = {env.env.action}
+        for t, entity_type in env.footprint.values():
+            if env.is_action_type(entity_type):
+                uid = self.value(t, EntityType(entity_type))
+                assert isinstance(uid, EntityUID)
+                found.add(uid)
+        for uid in list(found):
+            found |= env.schema.action_ancestors(uid)
+        return found
+
+    def named_ids(self) -> set[EntityUID]:
+        """Entities the policies name: their ids must stay as they are."""
+        named = set()
+        for t, entity_type in self.env.footprint.values():
+            if is_value(t):
+                uid = self.literal(t, EntityType(entity_type))
+                assert isinstance(uid, EntityUID)
+                named.add(uid)
+        return named
+
+
+def decode(env: SymEnv, model: z3.ModelRef) -> Counterexample:
+    """The request and entities a model describes (replay them before trusting them)."""
+    return Decoder(env, model).decode()
+
+
+_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def rename(cx: Counterexample, keep: set[EntityUID], fixed_types: set[str]) -> Counterexample:
+    """Give unnamed entities short readable ids, one-to-one and distinct from the named ones.
+
+    Entities in `keep`, and of the `fixed_types` (enumerated and action types), keep theirs.
+    """
+    mapping: dict[EntityUID, EntityUID] = {}
+    taken = {(u.type, u.id) for u in keep}
+    counters: dict[str, int] = defaultdict(int)
+
+    def new_id(uid: EntityUID) -> EntityUID:
+        if uid in keep or uid.type in fixed_types:
+            return uid
+        if uid not in mapping:
+            base = _WORD.sub("", uid.type.split("::")[-1].lower()) or "entity"
+            while True:
+                counters[uid.type] += 1
+                candidate = (uid.type, f"{base}{counters[uid.type]}")
+                if candidate not in taken:
+                    break
+            taken.add(candidate)
+            mapping[uid] = EntityUID(*candidate)
+        return mapping[uid]
+
+    for uid in [cx.request.principal, cx.request.resource, *sorted(cx.entities)]:
+        new_id(uid)
+
+    def walk(v: Value) -> Any:
+        if isinstance(v, EntityUID):
+            return new_id(v)
+        if isinstance(v, frozenset):
+            return frozenset(walk(x) for x in v)
+        if isinstance(v, Record):
+            return Record({k: walk(x) for k, x in v.items()})
+        return v
+
+    request = Request(
+        walk(cx.request.principal),
+        cx.request.action,
+        walk(cx.request.resource),
+        walk(cx.request.context),
+    )
+    entities = [
+        Entity(walk(e.uid), walk(e.attrs), walk(e.parents), walk(e.tags))
+        for e in cx.entities.values()
+    ]
+    return Counterexample(request, Entities(entities))

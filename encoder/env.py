@@ -1,0 +1,189 @@
+"""The symbolic request and entity store of one request environment.
+
+The request's action is concrete; principal, resource and context are Z3 constants of the
+environment's types. The store is, per entity type `T` of the schema:
+
+- `exists_T : T -> Bool`, whether the entity is in the store (Cedar errors on the attributes
+  of a missing entity and gives it no ancestors);
+- `attrs_T : T -> record`, its attributes;
+- `ancs_T_A : T -> Set<A>`, its ancestors of type `A`, for each type `A` the schema allows;
+- `tagKeys_T : T -> Set<String>` and `tagVals_T : T x String -> V`, when `T` has tags.
+
+Actions always exist and their ancestors come from the schema, so for the (concrete) action
+of the request everything about them folds to constants.
+
+While compiling, the environment records the entity terms the formulas touch (the footprint,
+for the hierarchy assumptions) and the input terms whose values need well-formedness
+assumptions (an `ipaddr` prefix is at most 32 or 128).
+"""
+
+from __future__ import annotations
+
+import z3
+
+from core.ast import Var
+from core.typechecker import RequestEnv
+from core.types import EntityType, ExtensionType, RecordType, SchemaType
+from core.values import EntityUID
+from encoder.factory import Sym
+from encoder.sorts import Universe
+
+_TWO_32 = 2**32
+
+
+class SymEnv:
+    def __init__(self, universe: Universe, env: RequestEnv) -> None:
+        self.u = universe
+        self.f = universe.f
+        self.env = env
+        self.principal = z3.Const("principal", universe.entity_sort(env.principal).sort)
+        self.action = universe.entity(env.action)
+        self.resource = z3.Const("resource", universe.entity_sort(env.resource).sort)
+        self.context = z3.Const("context", universe.record(env.context).sort)
+        self.footprint: dict[int, tuple[z3.ExprRef, str]] = {}
+        self.inputs: dict[int, tuple[z3.ExprRef, SchemaType]] = {}
+        self.terms: dict[int, tuple[z3.ExprRef, SchemaType]] = {}
+        self.tag_queries: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]] = {}
+        self.used: set[str] = set()  # the store functions the formulas apply
+        self.note_input(self.context, env.context)
+
+    @property
+    def schema(self):  # type: ignore[no-untyped-def]
+        return self.u.schema
+
+    def var(self, v: Var) -> Sym:
+        match v:
+            case Var.PRINCIPAL:
+                return self.f.some(self.principal, EntityType(self.env.principal))
+            case Var.ACTION:
+                return self.f.some(self.action, EntityType(self.env.action.type))
+            case Var.RESOURCE:
+                return self.f.some(self.resource, EntityType(self.env.resource))
+            case Var.CONTEXT:
+                return self.f.some(self.context, self.env.context)
+        raise AssertionError(v)
+
+    def note(self, s: Sym) -> None:
+        """Remember a compiled term: its value may matter when decoding a model."""
+        self.terms.setdefault(s.value.get_id(), (s.value, s.ty))
+        if isinstance(s.ty, EntityType):
+            self.footprint.setdefault(s.value.get_id(), (s.value, s.ty.name))
+
+    def note_input(self, t: z3.ExprRef, ty: SchemaType) -> None:
+        if _needs_wf(ty):
+            self.inputs.setdefault(t.get_id(), (t, ty))
+
+    # the store
+
+    def is_action_type(self, name: str) -> bool:
+        return bool(self.u.actions_of_type(name))
+
+    def exists(self, t: z3.ExprRef, entity_type: str) -> z3.BoolRef:
+        if self.is_action_type(entity_type):
+            return self.f.true
+        return self.apply(f"exists_{entity_type}", z3.BoolSort(self.u.ctx), t)  # type: ignore[return-value]
+
+    def apply(self, name: str, out: z3.SortRef, *args: z3.ExprRef) -> z3.ExprRef:
+        """Apply the store function `name` (of the argument sorts, to `out`)."""
+        self.used.add(name)
+        return self.u.function(name, *(a.sort() for a in args), out)(*args)
+
+    def attrs(self, t: z3.ExprRef, entity_type: str) -> z3.ExprRef:
+        shape = self.attr_type(entity_type)
+        out = self.apply(f"attrs_{entity_type}", self.u.record(shape).sort, t)
+        self.note_input(out, shape)
+        return out
+
+    def attr_type(self, entity_type: str) -> RecordType:
+        decl = self.schema.entity_types.get(entity_type)
+        return decl.shape if decl is not None else RecordType()
+
+    def ancestor_types(self, entity_type: str) -> list[str]:
+        if self.is_action_type(entity_type):
+            return sorted({a.type for a in self.schema.actions})
+        return sorted(self.schema.entity_type_ancestors(entity_type))
+
+    def ancestors(self, t: z3.ExprRef, entity_type: str, ancestor_type: str) -> z3.ExprRef | None:
+        """The set of `t`'s ancestors of type `ancestor_type`, or None when there can be none."""
+        if ancestor_type not in self.ancestor_types(entity_type):
+            return None
+        if self.is_action_type(entity_type):
+            return self.action_ancestors(t, entity_type, ancestor_type)
+        out_sort = self.u.set_sort(self.u.entity_sort(ancestor_type).sort)
+        return self.apply(f"ancs_{entity_type}_{ancestor_type}", out_sort, t)
+
+    def action_ancestors(self, t: z3.ExprRef, entity_type: str, ancestor_type: str) -> z3.ExprRef:
+        result: z3.ExprRef | None = None
+        for uid in reversed(self.u.actions_of_type(entity_type)):
+            ancestors = [
+                self.u.entity(a)
+                for a in sorted(self.schema.action_ancestors(uid))
+                if a.type == ancestor_type
+            ]
+            s = self.u.set_of(ancestors, EntityType(ancestor_type))
+            lit = self.u.entity(uid)
+            if t.eq(lit):
+                return s
+            result = s if result is None else self.f.ite(self.f.eq(t, lit), s, result)
+        assert result is not None
+        return result
+
+    def tags(self, entity_type: str) -> SchemaType | None:
+        decl = self.schema.entity_types.get(entity_type)
+        return decl.tags if decl is not None else None
+
+    def note_tag_query(self, t: z3.ExprRef, key: z3.ExprRef, entity_type: str) -> None:
+        """Remember that a formula asks about tag `key` of `t`: decoding must consider it."""
+        self.tag_queries.setdefault((t.get_id(), key.get_id()), (t, key, entity_type))
+
+    def tag_keys(self, t: z3.ExprRef, entity_type: str) -> z3.ExprRef:
+        sort = self.u.set_sort(z3.StringSort(self.u.ctx))
+        return self.apply(f"tagKeys_{entity_type}", sort, t)
+
+    def tag_value(self, t: z3.ExprRef, key: z3.ExprRef, entity_type: str) -> z3.ExprRef:
+        ty = self.tags(entity_type)
+        assert ty is not None
+        out = self.apply(f"tagVals_{entity_type}", self.u.sort(ty), t, key)
+        self.note_input(out, ty)
+        return out
+
+    def uid_term(self, uid: EntityUID) -> z3.ExprRef:
+        return self.u.entity(uid)
+
+    # well-formedness of inputs
+
+    def wf(self, t: z3.ExprRef, ty: SchemaType) -> z3.BoolRef:
+        """Values of type `ty` that Cedar can hold (an `ipaddr` prefix fits its version)."""
+        f = self.f
+        if isinstance(ty, ExtensionType) and ty.name == "ipaddr":
+            ip = self.u.ipaddr.fields
+            v6, addr, prefix = ip["v6"](t), ip["addr"](t), ip["prefix"](t)
+            return f.or_(
+                f.and_(v6, z3.ULE(prefix, 128)),
+                f.and_(f.not_(v6), z3.ULE(prefix, 32), z3.ULT(addr, _TWO_32)),
+            )
+        if isinstance(ty, RecordType):
+            rs = self.u.record(ty)
+            parts = []
+            for name, attr in rs.type.attributes:
+                if not _needs_wf(attr.type):
+                    continue
+                field = rs.fields[name](t)
+                if attr.required:
+                    parts.append(self.wf(field, attr.type))
+                else:
+                    opt = self.u.option(attr.type)
+                    parts.append(f.implies(opt.is_some(field), self.wf(opt.get(field), attr.type)))
+            return f.and_(*parts)
+        return f.true
+
+    def input_assumptions(self) -> list[z3.BoolRef]:
+        return [self.wf(t, ty) for t, ty in self.inputs.values()]
+
+
+def _needs_wf(ty: SchemaType) -> bool:
+    if isinstance(ty, ExtensionType):
+        return ty.name == "ipaddr"
+    if isinstance(ty, RecordType):
+        return any(_needs_wf(a.type) for _, a in ty.attributes)
+    return False

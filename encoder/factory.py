@@ -1,0 +1,133 @@
+"""Term builders that fold constants, and `Sym`, the option-like result of compiling.
+
+Every compiled expression is a `Sym`: a value term, an "errored" condition and its Cedar type.
+Terms are never built with raw Z3 constructors in the compiler: `and_`, `or_`, `not_`, `ite`
+and `eq` fold literals, so queries that are trivially true or false never reach the solver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import z3
+
+from core.types import SchemaType
+
+
+@dataclass(frozen=True, slots=True)
+class Sym:
+    """A compiled expression: `value` is meaningful only when `err` is false."""
+
+    value: z3.ExprRef
+    err: z3.BoolRef
+    ty: SchemaType
+
+
+def is_value(t: z3.ExprRef) -> bool:
+    """A literal: booleans, bit-vectors, strings, and constructors applied to literals."""
+    if z3.is_true(t) or z3.is_false(t) or z3.is_bv_value(t) or z3.is_string_value(t):
+        return True
+    if z3.is_app(t) and t.decl().kind() == z3.Z3_OP_DT_CONSTRUCTOR:
+        return all(is_value(a) for a in t.children())
+    return False
+
+
+class Factory:
+    """Builders bound to one Z3 context."""
+
+    def __init__(self, ctx: z3.Context) -> None:
+        self.ctx = ctx
+        self.true = z3.BoolVal(True, ctx)
+        self.false = z3.BoolVal(False, ctx)
+
+    def bool(self, b: bool) -> z3.BoolRef:
+        return self.true if b else self.false
+
+    def not_(self, a: z3.BoolRef) -> z3.BoolRef:
+        if z3.is_true(a):
+            return self.false
+        if z3.is_false(a):
+            return self.true
+        if z3.is_not(a):
+            return a.arg(0)
+        return z3.Not(a)
+
+    def and_(self, *xs: z3.BoolRef) -> z3.BoolRef:
+        kept = []
+        for x in xs:
+            if z3.is_false(x):
+                return self.false
+            if not z3.is_true(x) and not any(x.eq(k) for k in kept):
+                kept.append(x)
+        if not kept:
+            return self.true
+        return kept[0] if len(kept) == 1 else z3.And(*kept)
+
+    def or_(self, *xs: z3.BoolRef) -> z3.BoolRef:
+        kept = []
+        for x in xs:
+            if z3.is_true(x):
+                return self.true
+            if not z3.is_false(x) and not any(x.eq(k) for k in kept):
+                kept.append(x)
+        if not kept:
+            return self.false
+        return kept[0] if len(kept) == 1 else z3.Or(*kept)
+
+    def any(self, xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+        return self.or_(*xs)
+
+    def all(self, xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
+        return self.and_(*xs)
+
+    def implies(self, a: z3.BoolRef, b: z3.BoolRef) -> z3.BoolRef:
+        return self.or_(self.not_(a), b)
+
+    def ite(self, c: z3.BoolRef, a: z3.ExprRef, b: z3.ExprRef) -> z3.ExprRef:
+        if z3.is_true(c):
+            return a
+        if z3.is_false(c):
+            return b
+        if a.eq(b):
+            return a
+        if z3.is_bool(a):
+            if z3.is_true(a) and z3.is_false(b):
+                return c
+            if z3.is_false(a) and z3.is_true(b):
+                return self.not_(c)
+            if z3.is_false(b):
+                return self.and_(c, a)
+            if z3.is_true(a):
+                return self.or_(c, b)
+        return z3.If(c, a, b)
+
+    def eq(self, a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
+        if a.eq(b):
+            return self.true
+        if is_value(a) and is_value(b):
+            return self.false
+        if z3.is_bool(a):
+            if z3.is_true(b):
+                return a
+            if z3.is_true(a):
+                return b
+        return a == b
+
+    # option-like results
+
+    def some(self, value: z3.ExprRef, ty: SchemaType) -> Sym:
+        return Sym(value, self.false, ty)
+
+    def after(
+        self, deps: Sequence[Sym], value: z3.ExprRef, ty: SchemaType, err: z3.BoolRef | None = None
+    ) -> Sym:
+        """A result computed from `deps`: it errors if any of them does, or if `err` holds."""
+        errs = [d.err for d in deps]
+        if err is not None:
+            errs.append(err)
+        return Sym(value, self.or_(*errs), ty)
+
+    def satisfied(self, s: Sym) -> z3.BoolRef:
+        """The policy holding `s` is satisfied: no error and the value is true."""
+        return self.and_(self.not_(s.err), s.value)

@@ -120,8 +120,7 @@ def compile_apply1(op: UnaryOp, a: Sym, env: SymEnv) -> Sym:
             return f.after([a], -a.value, LONG, overflow)
         case UnaryOp.IS_EMPTY:
             assert isinstance(a.ty, SetType)
-            empty = z3.EmptySet(env.u.sort(a.ty.element))
-            return f.after([a], f.eq(a.value, empty), BOOL)
+            return f.after([a], f.is_empty(a.value), BOOL)
     assert_never(op)
 
 
@@ -134,7 +133,7 @@ def compile_in_entity(a: Sym, b: Sym, env: SymEnv) -> z3.BoolRef:
     ancestors = env.ancestors(a.value, ta.name, tb.name)
     if ancestors is None:
         return same
-    return f.or_(same, f.and_(env.exists(a.value, ta.name), z3.IsMember(b.value, ancestors)))
+    return f.or_(same, f.and_(env.exists(a.value, ta.name), f.member(b.value, ancestors)))
 
 
 def compile_in_set(a: Sym, b: Sym, env: SymEnv) -> z3.BoolRef:
@@ -143,13 +142,12 @@ def compile_in_set(a: Sym, b: Sym, env: SymEnv) -> z3.BoolRef:
     ta, tb = a.ty, b.ty
     assert isinstance(ta, EntityType) and isinstance(tb, SetType)
     assert isinstance(tb.element, EntityType)
-    member = z3.IsMember(a.value, b.value) if tb.element == ta else f.false
+    member = f.member(a.value, b.value) if tb.element == ta else f.false
     ancestors = env.ancestors(a.value, ta.name, tb.element.name)
     if ancestors is None:
         return member
-    common = z3.SetIntersect(b.value, ancestors)
-    nonempty = f.not_(f.eq(common, z3.EmptySet(env.u.sort(tb.element))))
-    return f.or_(member, f.and_(env.exists(a.value, ta.name), nonempty))
+    common = f.intersects(b.value, ancestors)
+    return f.or_(member, f.and_(env.exists(a.value, ta.name), common))
 
 
 _ORDERED = (LONG, ExtensionType("datetime"), ExtensionType("duration"))
@@ -197,7 +195,7 @@ def compile_get_tag(a: Sym, key: Sym, env: SymEnv) -> Sym:
         raise EncodeError(f"`getTag` on entity type `{name}`, which has no tags")
     env.note_tag_query(a.value, key.value, name)
     keys = env.tag_keys(a.value, name)
-    present = f.and_(env.exists(a.value, name), z3.IsMember(key.value, keys))
+    present = f.and_(env.exists(a.value, name), f.member(key.value, keys))
     return f.after([a, key], env.tag_value(a.value, key.value, name), ty, f.not_(present))
 
 
@@ -209,7 +207,7 @@ def compile_has_tag(a: Sym, key: Sym, env: SymEnv) -> Sym:
         return f.after([a, key], f.false, BOOL)
     env.note_tag_query(a.value, key.value, name)
     keys = env.tag_keys(a.value, name)
-    return f.after([a, key], f.and_(env.exists(a.value, name), z3.IsMember(key.value, keys)), BOOL)
+    return f.after([a, key], f.and_(env.exists(a.value, name), f.member(key.value, keys)), BOOL)
 
 
 def _set_element(s: Sym) -> SchemaType:
@@ -234,15 +232,13 @@ def compile_apply2(op: BinaryOp, a: Sym, b: Sym, env: SymEnv) -> Sym:
             return compile_arith(op, a, b, env)
         case BinaryOp.CONTAINS:
             _check_same(_set_element(a), b.ty, "contains")
-            return f.after([a, b], z3.IsMember(b.value, a.value), BOOL)
+            return f.after([a, b], f.member(b.value, a.value), BOOL)
         case BinaryOp.CONTAINS_ALL:
             _check_same(_set_element(a), _set_element(b), "containsAll")
-            return f.after([a, b], z3.IsSubset(b.value, a.value), BOOL)
+            return f.after([a, b], f.subset(b.value, a.value), BOOL)
         case BinaryOp.CONTAINS_ANY:
             _check_same(_set_element(a), _set_element(b), "containsAny")
-            common = z3.SetIntersect(a.value, b.value)
-            empty = z3.EmptySet(env.u.sort(_set_element(a)))
-            return f.after([a, b], f.not_(f.eq(common, empty)), BOOL)
+            return f.after([a, b], f.intersects(a.value, b.value), BOOL)
         case BinaryOp.IN:
             if isinstance(b.ty, SetType):
                 return f.after([a, b], compile_in_set(a, b, env), BOOL)

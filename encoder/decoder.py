@@ -137,7 +137,9 @@ class Decoder:
         found = set(self.seen.get(key, ()))
         for t, t_ty in self.env.terms.values():
             if normalize(t_ty) == key:
-                found.add(self._literal(self.eval(t), ty))
+                v = self.eval(t)
+                if is_value(v) or z3.is_array(v):
+                    found.add(self._literal(v, ty))
         return found
 
     # the counterexample

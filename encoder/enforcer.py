@@ -19,7 +19,7 @@ def acyclicity(env: SymEnv, t: z3.ExprRef, entity_type: str) -> z3.BoolRef:
     own = env.ancestors(t, entity_type, entity_type)
     if own is None:
         return f.true
-    return f.implies(env.exists(t, entity_type), f.not_(z3.IsMember(t, own)))
+    return f.implies(env.exists(t, entity_type), f.not_(f.member(t, own)))
 
 
 def transitivity(env: SymEnv, t1: z3.ExprRef, type1: str, t2: z3.ExprRef, type2: str) -> z3.BoolRef:
@@ -30,7 +30,7 @@ def transitivity(env: SymEnv, t1: z3.ExprRef, type1: str, t2: z3.ExprRef, type2:
     of_type2 = env.ancestors(t1, type1, type2)
     if of_type2 is None:
         return f.true
-    premise = f.and_(env.exists(t1, type1), env.exists(t2, type2), z3.IsMember(t2, of_type2))
+    premise = f.and_(env.exists(t1, type1), env.exists(t2, type2), f.member(t2, of_type2))
     conclusions = []
     for type3 in env.ancestor_types(type2):
         above2 = env.ancestors(t2, type2, type3)
@@ -38,10 +38,9 @@ def transitivity(env: SymEnv, t1: z3.ExprRef, type1: str, t2: z3.ExprRef, type2:
             continue
         above1 = env.ancestors(t1, type1, type3)
         if above1 is None:
-            empty = z3.EmptySet(env.u.entity_sort(type3).sort)
-            conclusions.append(f.eq(above2, empty))
+            conclusions.append(f.is_empty(above2))
         else:
-            conclusions.append(z3.IsSubset(above2, above1))
+            conclusions.append(f.subset(above2, above1))
     return f.implies(premise, f.and_(*conclusions))
 
 

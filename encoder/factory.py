@@ -131,3 +131,47 @@ class Factory:
     def satisfied(self, s: Sym) -> z3.BoolRef:
         """The policy holding `s` is satisfied: no error and the value is true."""
         return self.and_(self.not_(s.err), s.value)
+
+    # sets: literal sets are unfolded, so membership in `[a, b]` is `x == a || x == b`
+
+    def elements(self, s: z3.ExprRef) -> list[z3.ExprRef] | None:
+        """The elements of a set literal (empty set plus insertions), or None."""
+        found = []
+        while z3.is_store(s):
+            if not z3.is_true(s.arg(2)):
+                return None
+            found.append(s.arg(1))
+            s = s.arg(0)
+        if z3.is_K(s) and z3.is_false(s.arg(0)):
+            return found
+        return None
+
+    def member(self, x: z3.ExprRef, s: z3.ExprRef) -> z3.BoolRef:
+        elems = self.elements(s)
+        if elems is None:
+            return z3.IsMember(x, s)
+        return self.or_(*(self.eq(x, e) for e in elems))
+
+    def subset(self, a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
+        """Every element of `a` is in `b`."""
+        elems = self.elements(a)
+        if elems is None:
+            return z3.IsSubset(a, b)
+        return self.and_(*(self.member(e, b) for e in elems))
+
+    def intersects(self, a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
+        """Some element of `a` is in `b`."""
+        elems = self.elements(a)
+        if elems is not None:
+            return self.or_(*(self.member(e, b) for e in elems))
+        elems = self.elements(b)
+        if elems is not None:
+            return self.or_(*(self.member(e, a) for e in elems))
+        empty = z3.K(a.domain(), self.false)
+        return self.not_(z3.SetIntersect(a, b) == empty)
+
+    def is_empty(self, a: z3.ExprRef) -> z3.BoolRef:
+        elems = self.elements(a)
+        if elems is not None:
+            return self.bool(not elems)
+        return a == z3.K(a.domain(), self.false)

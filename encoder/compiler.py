@@ -176,7 +176,10 @@ def compile_arith(op: BinaryOp, a: Sym, b: Sym, env: SymEnv) -> Sym:
 
 
 def compile_eq(a: Sym, b: Sym, env: SymEnv) -> z3.BoolRef:
-    """`==`: same representation compares terms; different primitive types are never equal."""
+    """`==`: same representation compares terms; different primitive types are never equal.
+
+    (The evaluator needs no helper: Python values compare across kinds.)
+    """
     ta, tb = normalize(a.ty), normalize(b.ty)
     if ta == tb:
         return env.f.eq(a.value, b.value)
@@ -200,6 +203,7 @@ def compile_get_tag(a: Sym, key: Sym, env: SymEnv) -> Sym:
 
 
 def compile_has_tag(a: Sym, key: Sym, env: SymEnv) -> Sym:
+    # the evaluator does this inline in `apply2`
     f = env.f
     assert isinstance(a.ty, EntityType)
     name = a.ty.name

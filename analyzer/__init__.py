@@ -1,0 +1,53 @@
+"""The questions users ask of Cedar policies, answered with proofs or confirmed counterexamples.
+
+Each `check_*` function answers one query per request environment of the schema: holds,
+refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
+the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli.py.
+"""
+
+from analyzer.checks import (
+    AnalysisInputError,
+    check_always_allows,
+    check_always_allows_when,
+    check_always_denies,
+    check_always_matches,
+    check_disjoint,
+    check_equivalent,
+    check_explicit_permit,
+    check_forbid_overrides_permit,
+    check_implies,
+    check_matches_disjoint,
+    check_matches_equivalent,
+    check_matches_implies,
+    check_never_allows,
+    check_never_errors,
+    check_never_matches,
+)
+from analyzer.invariants import RuleResult, prove_rule
+from analyzer.results import Counterexample, EnvResult, InternalError, QueryResult, Verdict
+
+__all__ = [
+    "AnalysisInputError",
+    "Counterexample",
+    "EnvResult",
+    "InternalError",
+    "QueryResult",
+    "RuleResult",
+    "Verdict",
+    "check_always_allows",
+    "check_always_allows_when",
+    "check_always_denies",
+    "check_always_matches",
+    "check_disjoint",
+    "check_equivalent",
+    "check_explicit_permit",
+    "check_forbid_overrides_permit",
+    "check_implies",
+    "check_matches_disjoint",
+    "check_matches_equivalent",
+    "check_matches_implies",
+    "check_never_allows",
+    "check_never_errors",
+    "check_never_matches",
+    "prove_rule",
+]

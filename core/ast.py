@@ -18,7 +18,7 @@ from typing import NoReturn, TypeAlias
 
 from core.errors import Loc
 from core.types import SchemaType
-from core.values import Value, escape_string, to_cedar
+from core.values import Value, escape_string, record_key, to_cedar
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
@@ -276,10 +276,6 @@ def _attr(name: str) -> str:
     return f'["{escape_string(name)}"]'
 
 
-def _key(name: str) -> str:
-    return name if _IDENT.fullmatch(name) and name not in RESERVED else f'"{escape_string(name)}"'
-
-
 def to_source(e: Expr) -> str:
     """Cedar text for an expression; fully parenthesised, so it reads back to the same tree."""
     match e:
@@ -313,13 +309,13 @@ def to_source(e: Expr) -> str:
         case Is(arg=a, entity_type=t):
             return f"({to_source(a)} is {t})"
         case HasAttr(arg=a, attr=n):
-            return f"({to_source(a)} has {_key(n)})"
+            return f"({to_source(a)} has {record_key(n)})"
         case GetAttr(arg=a, attr=n):
             return f"{to_source(a)}{_attr(n)}"
         case SetLit(elements=xs):
             return "[" + ", ".join(to_source(x) for x in xs) + "]"
         case RecordLit(fields=fs):
-            return "{" + ", ".join(f"{_key(k)}: {to_source(x)}" for k, x in fs) + "}"
+            return "{" + ", ".join(f"{record_key(k)}: {to_source(x)}" for k, x in fs) + "}"
         case Call(fn=fn, args=args) if fn.is_constructor:
             return f"{fn.value}({', '.join(to_source(x) for x in args)})"
         case Call(fn=fn, args=(recv, *rest)):

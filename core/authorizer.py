@@ -38,6 +38,9 @@ def decision_rule(permits: Sequence[B], forbids: Sequence[B], logic: Logic[B]) -
     return logic.both(logic.any(permits), logic.negate(logic.any(forbids)))
 
 
+DecisionRule = Callable[[Sequence[B], Sequence[B], Logic[B]], B]
+
+
 class Outcome(Enum):
     SATISFIED = "satisfied"
     NOT_SATISFIED = "not satisfied"
@@ -73,8 +76,12 @@ class Response:
 
 
 def is_authorized(
-    request: Request, policies: PolicySet | Iterable[Policy], entities: Entities
+    request: Request,
+    policies: PolicySet | Iterable[Policy],
+    entities: Entities,
+    rule: DecisionRule = decision_rule,  # type: ignore[assignment]
 ) -> Response:
+    """Cedar's authorization; `rule` replaces the decision rule (to study other rules)."""
     permits: list[str] = []
     forbids: list[str] = []
     errors: dict[str, str] = {}
@@ -84,6 +91,6 @@ def is_authorized(
             (permits if policy.effect is Effect.PERMIT else forbids).append(policy.id)
         elif result.outcome is Outcome.ERROR:
             errors[policy.id] = result.error or "error"
-    allowed = decision_rule([True] * len(permits), [True] * len(forbids), PYTHON_LOGIC)
+    allowed = rule([True] * len(permits), [True] * len(forbids), PYTHON_LOGIC)
     reasons = permits if allowed else forbids
     return Response("allow" if allowed else "deny", frozenset(reasons), errors)

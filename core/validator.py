@@ -39,6 +39,7 @@ class ValidationError:
     loc: Loc | None = None
     source: str | None = None
     annotation_id: str | None = None
+    code: str = "typecheck"  # or "unknown-entity", "never-applies"
 
     @property
     def where(self) -> str:
@@ -76,25 +77,21 @@ class Validator:
         return typecheck(policy, env, self.schema)
 
     def policy_errors(self, policy: Policy) -> list[ValidationError]:
-        def error(message: str, loc: Loc | None) -> ValidationError:
+        def error(message: str, loc: Loc | None, code: str = "typecheck") -> ValidationError:
             return ValidationError(
-                policy.id,
-                message,
-                loc,
-                policy.source,
-                policy.annotation_map.get("id"),
+                policy.id, message, loc, policy.source, policy.annotation_map.get("id"), code
             )
 
         problems: dict[tuple[str, Loc | None], ValidationError] = {}
         for message, loc in _unknown_entities(policy.to_expr(), self.schema):
-            problems.setdefault((message, loc), error(message, loc))
+            problems.setdefault((message, loc), error(message, loc, "unknown-entity"))
         envs = [e for e in self.environments if applies(policy, e, self.schema)]
         if not envs:
             message = (
                 "this policy can never apply: no action in the schema accepts the principal and "
                 "resource types its scope allows"
             )
-            problems.setdefault((message, policy.loc), error(message, policy.loc))
+            problems.setdefault((message, policy.loc), error(message, policy.loc, "never-applies"))
         for env in envs:
             try:
                 self.typecheck(policy, env)

@@ -10,6 +10,7 @@ them apart. Every other kind compares unequal across kinds by construction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -136,6 +137,17 @@ def escape_string(s: str) -> str:
     return "".join(out)
 
 
+_IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_RESERVED = frozenset({"true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar"})
+
+
+def record_key(name: str) -> str:
+    """A record key as Cedar text: bare when it is an identifier Cedar allows, else quoted."""
+    if _IDENT.fullmatch(name) and name not in _RESERVED:
+        return name
+    return f'"{escape_string(name)}"'
+
+
 def to_cedar(v: Value) -> str:
     """Render a value as a Cedar expression that evaluates to it."""
     if isinstance(v, bool):
@@ -149,7 +161,7 @@ def to_cedar(v: Value) -> str:
     if isinstance(v, frozenset):
         return "[" + ", ".join(sorted(to_cedar(x) for x in v)) + "]"
     if isinstance(v, Record):
-        return "{" + ", ".join(f'"{escape_string(k)}": {to_cedar(x)}' for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{record_key(k)}: {to_cedar(x)}" for k, x in v.items()) + "}"
     if isinstance(v, EXTENSION_TYPES):
         return v.to_cedar()
     raise TypeError(f"not a Cedar value: {v!r}")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import z3
 
-from core.authorizer import Logic, decision_rule
+from core.authorizer import DecisionRule, Logic, decision_rule
 from core.policy import Effect, Policy
 from core.typechecker import TypeCheckError, typecheck
 from encoder.compiler import compile
@@ -35,11 +35,21 @@ def compile_policy(policy: Policy, env: SymEnv) -> Sym:
         raise EncodeError(err.message, policy.id) from None
 
 
-def is_authorized(policies: Iterable[Policy], env: SymEnv) -> z3.BoolRef:
-    """The decision as a Z3 boolean: true iff the request is allowed."""
+def satisfied(policies: Iterable[Policy], env: SymEnv) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
+    """Whether each permit, and each forbid, is satisfied."""
     f = env.f
     permits, forbids = [], []
     for policy in policies:
-        satisfied = f.satisfied(compile_policy(policy, env))
-        (permits if policy.effect is Effect.PERMIT else forbids).append(satisfied)
-    return decision_rule(permits, forbids, z3_logic(f))
+        holds = f.satisfied(compile_policy(policy, env))
+        (permits if policy.effect is Effect.PERMIT else forbids).append(holds)
+    return permits, forbids
+
+
+def is_authorized(
+    policies: Iterable[Policy],
+    env: SymEnv,
+    rule: DecisionRule = decision_rule,  # type: ignore[assignment]
+) -> z3.BoolRef:
+    """The decision as a Z3 boolean: true iff the request is allowed."""
+    permits, forbids = satisfied(policies, env)
+    return rule(permits, forbids, z3_logic(env.f))

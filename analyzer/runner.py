@@ -1,0 +1,235 @@
+"""Running a query in each request environment: encode, solve, decode, replay.
+
+Per environment: compile the operands, ask the solver for a request violating the property,
+and answer holds (no such request), refuted (one was found: it is decoded, replayed through
+core's authorizer, and shown only if the replay confirms the violation) or unknown (timeout,
+or a construct the encoder cannot represent). Environments can run in parallel processes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from analyzer.queries import QUERIES, Query, SetFacts, SetTerms
+from analyzer.results import Counterexample, EnvResult, InternalError, QueryResult, Verdict
+from core.authorizer import (
+    DecisionRule,
+    Outcome,
+    decision_rule,
+    evaluate_policy,
+    is_authorized,
+)
+from core.errors import CedarError
+from core.policy import Effect, Policy
+from core.schema import Schema
+from core.typechecker import RequestEnv
+from encoder.authorizer import compile_policy, satisfied, z3_logic
+from encoder.decoder import decode
+from encoder.enforcer import hierarchy_assumptions
+from encoder.env import SymEnv
+from encoder.errors import EncodeError
+from encoder.solver import make_solver
+from encoder.sorts import Universe
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a query: a single policy, or a policy set, with a label for reports."""
+
+    label: str
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a worker needs to check a query in one environment (picklable)."""
+
+    query: str
+    operands: tuple[Operand, ...]
+    schema: Schema
+    condition: Policy | None = None  # `permit(...) when { <query> };` for conditional queries
+    rule: str | None = None  # "file.py:function", a decision rule to use instead of Cedar's
+    timeout_ms: int | None = None
+
+
+def load_rule(spec: str | None) -> DecisionRule:  # type: ignore[type-arg]
+    """A decision rule from `path/to/file.py:function`, or Cedar's own."""
+    if spec is None:
+        return decision_rule  # type: ignore[return-value]
+    path, _, name = spec.rpartition(":")
+    if not path or not name:
+        raise CedarError(f"`{spec}` is not of the form `file.py:function`")
+    loader = importlib.util.spec_from_file_location("cedar_smt_rule", path)
+    if loader is None or loader.loader is None:
+        raise CedarError(f"cannot load a decision rule from `{path}`")
+    module = importlib.util.module_from_spec(loader)
+    try:
+        loader.loader.exec_module(module)
+    except (OSError, SyntaxError) as err:
+        raise CedarError(f"cannot load a decision rule from `{path}`: {err}") from None
+    rule = getattr(module, name, None)
+    if not callable(rule):
+        raise CedarError(f"`{path}` has no function `{name}`")
+    return rule  # type: ignore[no-any-return]
+
+
+def _symbolic(q: Query, op: Operand, env: SymEnv, rule: DecisionRule) -> Any:  # type: ignore[type-arg]
+    if q.level == "policy":
+        return compile_policy(op.policies[0], env)
+    permits, forbids = satisfied(op.policies, env)
+    f = env.f
+    return SetTerms(rule(permits, forbids, z3_logic(f)), f.any(permits), f.any(forbids))
+
+
+def _concrete(q: Query, op: Operand, cx: Any, rule: DecisionRule) -> Any:  # type: ignore[type-arg]
+    if q.level == "policy":
+        return evaluate_policy(op.policies[0], cx.request, cx.entities).outcome
+    response = is_authorized(cx.request, op.policies, cx.entities, rule)
+    outcomes = [(p, evaluate_policy(p, cx.request, cx.entities).outcome) for p in op.policies]
+    return SetFacts(
+        response,
+        any(o is Outcome.SATISFIED for p, o in outcomes if p.effect is Effect.PERMIT),
+        any(o is Outcome.SATISFIED for p, o in outcomes if p.effect is Effect.FORBID),
+    )
+
+
+def _describe(q: Query, op: Operand, value: Any) -> tuple[str, dict[str, Any]]:
+    if q.level == "policy":
+        return value.value, {}
+    names = {p.id: p.display_name for p in op.policies}
+    response = value.response
+    return response.decision, {
+        "reasons": sorted(names.get(r, r) for r in response.reasons),
+        "errors": {names.get(k, k): v for k, v in sorted(response.errors.items())},
+    }
+
+
+def _reason(solver: z3.Solver, timeout_ms: int | None) -> str:
+    why = solver.reason_unknown()
+    if "timeout" in why or "canceled" in why:
+        seconds = (timeout_ms or 0) / 1000
+        return f"timeout: the solver gave up after {seconds:g}s"
+    return f"the solver could not decide: {why}"
+
+
+def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = None) -> EnvResult:
+    """The query's answer in one request environment."""
+    q = QUERIES[problem.query]
+    rule = load_rule(problem.rule)
+    universe = universe or Universe(problem.schema)
+    start = time.perf_counter()
+    senv = SymEnv(universe, env)
+    f = senv.f
+    try:
+        operands = [_symbolic(q, op, senv, rule) for op in problem.operands]
+        condition = f.true
+        if problem.condition is not None:
+            condition = f.satisfied(compile_policy(problem.condition, senv))
+        goal = q.holds(f, operands, condition)
+    except EncodeError as err:
+        reason = str(err)
+        if err.policy_id == "query":
+            reason = f"the query cannot be encoded here: {err.message}"
+        else:
+            reason = f"unsupported: {reason}"
+        return EnvResult(env, Verdict.UNKNOWN, reason, encode_seconds=time.perf_counter() - start)
+    encoded = time.perf_counter()
+    if z3.is_true(goal):
+        return EnvResult(env, Verdict.HOLDS, encode_seconds=encoded - start)
+    solver = make_solver(universe.ctx, problem.timeout_ms)
+    solver.add(*hierarchy_assumptions(senv), *senv.input_assumptions(), f.not_(goal))
+    answer = solver.check()
+    solved = time.perf_counter()
+    timing = {"encode_seconds": encoded - start, "solve_seconds": solved - encoded}
+    if answer == z3.unsat:
+        return EnvResult(env, Verdict.HOLDS, **timing)
+    if answer != z3.sat:
+        return EnvResult(env, Verdict.UNKNOWN, _reason(solver, problem.timeout_ms), **timing)
+    return EnvResult(
+        env, Verdict.REFUTED, counterexample=_confirm(problem, q, senv, solver, rule), **timing
+    )
+
+
+def _confirm(
+    problem: Problem,
+    q: Query,
+    senv: SymEnv,
+    solver: z3.Solver,
+    rule: DecisionRule,  # type: ignore[type-arg]
+) -> Counterexample:
+    """Decode the model and replay it; it must show the violation the solver claimed."""
+    cx = decode(senv, solver.model())
+    concrete = [_concrete(q, op, cx, rule) for op in problem.operands]
+    meets = True
+    if problem.condition is not None:
+        meets = (
+            evaluate_policy(problem.condition, cx.request, cx.entities).outcome is Outcome.SATISFIED
+        )
+    if not q.violated(concrete, meets):
+        raise InternalError(
+            f"the solver's counterexample to `{q.name}` in environment {senv.env} does not show "
+            f"the violation when replayed: {cx.to_json()}"
+        )
+    decisions, details = {}, {}
+    for op, value in zip(problem.operands, concrete, strict=True):
+        decisions[op.label], details[op.label] = _describe(q, op, value)
+    if problem.condition is not None:
+        decisions["query"] = "satisfied" if meets else "not satisfied"
+    return Counterexample(cx.request, cx.entities, decisions, details)
+
+
+def _checked(args: tuple[Problem, RequestEnv]) -> EnvResult:
+    return check_env(*args)
+
+
+def run(
+    problem: Problem,
+    envs: Sequence[RequestEnv],
+    jobs: int = 1,
+    on_done: Callable[[EnvResult], None] | None = None,
+) -> QueryResult:
+    """The query in every environment of `envs`, in `jobs` processes; results in `envs` order."""
+    q = QUERIES[problem.query]
+    results: dict[RequestEnv, EnvResult] = {}
+    if jobs <= 1 or len(envs) <= 1:
+        universe = Universe(problem.schema)
+        for env in envs:
+            results[env] = check_env(problem, env, universe)
+            if on_done:
+                on_done(results[env])
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {pool.submit(_checked, (problem, env)): env for env in envs}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_done:
+                    on_done(results[futures[future]])
+    return QueryResult(q.name, tuple(results[e] for e in envs), q.description)
+
+
+def select_environments(
+    envs: Iterable[RequestEnv],
+    principal_type: str | None = None,
+    action: str | None = None,
+    resource_type: str | None = None,
+) -> list[RequestEnv]:
+    """The environments matching the given principal type, action and resource type."""
+    out = []
+    for env in envs:
+        if principal_type is not None and env.principal != principal_type:
+            continue
+        if action is not None and action not in (str(env.action), env.action.id):
+            continue
+        if resource_type is not None and env.resource != resource_type:
+            continue
+        out.append(env)
+    return out

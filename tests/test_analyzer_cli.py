@@ -1,0 +1,254 @@
+"""The analysis commands of `cedar-smt`, on examples/ and on ../shared/cedar-examples.
+
+Every command runs from the CLI with its exit code (0 holds, 1 refuted, 2 bad input,
+3 unknown) and its JSON shape checked; every counterexample printed is replayed through
+cedarpy and must get the decisions reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import integration_suite as suite
+from analyzer.cli import main
+
+cedarpy = pytest.importorskip("cedarpy")
+
+TINYTODO = suite.ROOT / "examples" / "tinytodo"
+V1, V2, V3 = (
+    str(TINYTODO / n) for n in ("policies.cedar", "policies-v2.cedar", "policies-v3.cedar")
+)
+SCHEMA = str(TINYTODO / "schema.cedarschema")
+BUGGY = str(suite.ROOT / "examples" / "invariants" / "buggy_rule.py")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def check_report(
+    report: dict[str, Any], code: int, files: dict[str, str], schema_text: str
+) -> None:
+    """The JSON shape, the exit code it implies, and every counterexample replayed in cedarpy."""
+    assert set(report) == {"query", "result", "environments"}
+    assert code == {"holds": 0, "refuted": 1, "unknown": 3}[report["result"]]
+    for env in report["environments"]:
+        assert {"principal_type", "action", "resource_type", "result"} <= set(env)
+        if env["result"] != "refuted":
+            continue
+        cx = env["counterexample"]
+        assert set(cx) == {"request", "entities", "decisions"}
+        for label, decision in cx["decisions"].items():
+            if label not in files:
+                continue
+            answer = cedarpy.is_authorized(cx["request"], files[label], json.dumps(cx["entities"]))
+            errors = " ".join(answer.diagnostics.errors)
+            assert "failed to" not in errors, errors
+            if decision in ("allow", "deny"):
+                assert answer.decision.value.lower() == decision, (label, cx)
+
+
+def test_equivalent_refactoring_holds() -> None:
+    code, out, _ = run("equivalent", V1, V2, "--schema", SCHEMA, "--json")
+    check_report(json.loads(out), code, {}, "")
+    assert code == 0
+
+
+def test_new_grant_is_refuted_with_a_confirmed_counterexample() -> None:
+    code, out, _ = run("equivalent", V1, V3, "--schema", SCHEMA, "--json")
+    report = json.loads(out)
+    files = {V1: Path(V1).read_text(), V3: Path(V3).read_text()}
+    check_report(report, code, files, "")
+    assert code == 1
+    refuted = {e["action"] for e in report["environments"] if e["result"] == "refuted"}
+    assert refuted == {
+        f'Action::"{a}"' for a in ("UpdateList", "CreateTask", "UpdateTask", "DeleteTask")
+    }
+
+
+def test_subsumption_one_way_only() -> None:
+    assert run("implies", V1, V3, "--schema", SCHEMA)[0] == 0
+    code, out, _ = run("implies", V3, V1, "--schema", SCHEMA)
+    assert code == 1
+    assert "REFUTED" in out and "decisions:" in out
+
+
+def test_never_allows_with_a_query() -> None:
+    query = 'principal in Team::"interns" && action == Action::"CreateList"'
+    code, out, _ = run("never-allows", V1, "--schema", SCHEMA, "--query", query)
+    assert code == 0 and out.strip().endswith("HOLDS in all 9 request environments")
+    code, out, _ = run(
+        "always-allows",
+        V1,
+        "--schema",
+        SCHEMA,
+        "--query",
+        "resource is List && resource.owner == principal",
+        "--json",
+    )
+    check_report(json.loads(out), code, {V1: Path(V1).read_text()}, "")
+    assert code == 0
+
+
+def test_always_denies_text_output() -> None:
+    code, out, _ = run("always-denies", V1, "--schema", SCHEMA, "--action", "GetList")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == 'REFUTED  User, Action::"GetList", List'
+    assert lines[1].startswith('    request:   principal User::"')
+    assert lines[-1] == "always-denies: REFUTED (1 refuted, 0 unknown, 0 hold, of 1)"
+
+
+def test_policy_queries_choose_a_policy() -> None:
+    code, _, _ = run("never-errors", V1, "--schema", SCHEMA, "--policy", "owners-full-access")
+    assert code == 1  # the list may be missing from the store
+    code, _, err = run("never-errors", V1, "--schema", SCHEMA)
+    assert code == 2 and "choose one with --policy" in err
+    code, _, _ = run(
+        "matches-implies",
+        V1,
+        V1,
+        "--schema",
+        SCHEMA,
+        "--policy-a",
+        "policy0",
+        "--policy-b",
+        "owners-full-access",
+    )
+    assert code == 0
+
+
+def test_prove_invariants() -> None:
+    code, out, _ = run("prove-invariants", V1, "--schema", SCHEMA)
+    assert code == 0
+    assert "explicit-permit: holds for every set of up to 4 permits and 4 forbids" in out
+    code, out, _ = run(
+        "prove-invariants",
+        V1,
+        "--schema",
+        SCHEMA,
+        "--rule",
+        f"{BUGGY}:deny_if_forbidden_else_allow",
+        "--json",
+    )
+    assert code == 1
+    report = json.loads(out)
+    explicit = report["rule"]["invariants"][0]
+    assert explicit["result"] == "refuted"
+    assert explicit["counterexample"] == {
+        "permits_satisfied": [],
+        "forbids_satisfied": [],
+        "decision": "allow",
+    }
+    assert report["policies"][0]["result"] == "refuted"
+    assert report["policies"][1]["result"] == "holds"
+
+
+def test_parallel_jobs_give_the_same_answers() -> None:
+    one = json.loads(run("implies", V3, V1, "--schema", SCHEMA, "--json")[1])
+    two = json.loads(run("implies", V3, V1, "--schema", SCHEMA, "--json", "--jobs", "2")[1])
+    assert [e["result"] for e in one["environments"]] == [e["result"] for e in two["environments"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["equivalent", V1, "nope.cedar", "--schema", SCHEMA], "cannot read `nope.cedar`"),
+        (
+            ["never-allows", V1, "--schema", SCHEMA, "--query", "principal =="],
+            "the query is not a Cedar condition",
+        ),
+        (
+            ["never-allows", V1, "--schema", SCHEMA, "--query", "principal.nope"],
+            "does not typecheck in any request environment",
+        ),
+        (
+            ["always-denies", V1, "--schema", SCHEMA, "--principal-type", "Robot"],
+            "no request environment of the schema matches",
+        ),
+        (
+            ["always-denies", V1, "--schema", SCHEMA, "--timeout", "0"],
+            "Invalid value for '--timeout'",
+        ),
+        (
+            ["always-denies", V1, "--schema", SCHEMA, "--query", "true"],
+            "`always-denies` takes no --query",
+        ),
+        (["prove-invariants", V1], "give --schema with POLICIES"),
+        (["prove-invariants", "--rule", "nope.py:f"], "cannot load a decision rule"),
+    ],
+)
+def test_bad_input_exits_2(args: list[str], message: str) -> None:
+    code, _, err = run(*args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def example_sets() -> list[Path]:
+    return [p.parent for p in sorted(suite.EXAMPLES.rglob("policies.cedar"))] + [TINYTODO]
+
+
+@pytest.mark.parametrize("d", example_sets(), ids=lambda d: d.name)
+@pytest.mark.parametrize(
+    "command",
+    [
+        "always-allows",
+        "always-denies",
+        "explicit-permit",
+        "never-allows",
+        "equivalent",
+        "implies",
+        "disjoint",
+        "never-errors",
+        "always-matches",
+        "never-matches",
+        "matches-equivalent",
+        "matches-implies",
+        "matches-disjoint",
+    ],
+)
+def test_every_query_on_the_example_sets(d: Path, command: str) -> None:
+    policies = str(d / "policies.cedar")
+    schema = str(next(d.glob("*.cedarschema")))
+    links = ["--template-links", str(d / "linked")] if (d / "linked").exists() else []
+    oracle = cedarpy.PolicySet.from_str(Path(policies).read_text())
+    for link in json.loads((d / "linked").read_text()) if links else []:
+        oracle = oracle.with_linked(link["template_id"], link["link_id"], link["args"])
+    first_id = json.loads((d / "linked").read_text())[0]["link_id"] if links else "policy0"
+    if command == "explicit-permit":
+        code, out, _ = run("prove-invariants", policies, "--schema", schema, "--json", *links)
+        report = json.loads(out)
+        assert code == 0 and report["result"] == "holds"
+        return
+    first = (
+        ["--policy-a", first_id, "--policy-b", first_id] if command.startswith("matches-") else []
+    )
+    if command in ("never-errors", "always-matches", "never-matches"):
+        first = ["--policy", first_id]
+    pair = command in ("equivalent", "implies", "disjoint") or command.startswith("matches-")
+    args = [
+        command,
+        policies,
+        *([policies] if pair else []),
+        "--schema",
+        schema,
+        "--json",
+        *first,
+        *links,
+    ]
+    if command == "never-allows":
+        args += ["--query", "principal == principal"]
+    code, out, err = run(*args)
+    assert code in (0, 1), err
+    report = json.loads(out)
+    files = {policies: oracle} if command not in ("equivalent", "implies", "disjoint") else {}
+    check_report(report, code, files, "")
+    if command in ("equivalent", "implies", "matches-equivalent", "matches-implies"):
+        assert report["result"] == "holds"  # a set is equivalent to, and implies, itself

@@ -2,7 +2,8 @@
 
 Every function takes the operands, the schema, and the same options as the CLI: restrict
 the request environments (`principal_type`, `action`, `resource_type`), a per-environment
-`timeout` in seconds, `jobs` parallel processes, and `on_done` called as each environment
+`timeout` in seconds, `jobs` parallel processes, `entities_exist` to consider only requests
+whose referenced entities are all in the store, and `on_done` called as each environment
 finishes. Policies must validate against the schema; otherwise `AnalysisInputError`.
 """
 
@@ -31,7 +32,7 @@ def _policies(policies: Policies) -> tuple[Policy, ...]:
     return tuple(policies)
 
 
-def _require_valid(policies: Iterable[Policy], schema: Schema, label: str) -> None:
+def require_valid(policies: Iterable[Policy], schema: Schema, label: str) -> None:
     validator = Validator(schema)
     # a policy whose scope matches no environment is dead, not wrong: it can be analysed
     errors = [e for p in policies for e in validator.policy_errors(p) if e.code != "never-applies"]
@@ -83,14 +84,15 @@ def _run(
     timeout: float | None = None,
     jobs: int = 1,
     on_done: Callable[[EnvResult], None] | None = None,
+    entities_exist: bool = False,
 ) -> QueryResult:
     for op in operands:
-        _require_valid(op.policies, schema, f"the policies of `{op.label}`")
+        require_valid(op.policies, schema, f"the policies of `{op.label}`")
     envs = select_environments(request_environments(schema), principal_type, action, resource_type)
     if not envs:
         raise AnalysisInputError("no request environment of the schema matches the given filters")
     timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
-    problem = Problem(query, tuple(operands), schema, condition, rule, timeout_ms)
+    problem = Problem(query, tuple(operands), schema, condition, rule, timeout_ms, entities_exist)
     return run(problem, envs, jobs, on_done)
 
 

@@ -15,10 +15,13 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from analyzer import checks
+from analyzer.diff import diff_policies
 from analyzer.invariants import prove_rule
-from analyzer.render import render_text
+from analyzer.lint import lint_policies
+from analyzer.render import render_diff, render_lint, render_text
 from analyzer.results import InternalError, QueryResult, Verdict, overall
 from analyzer.runner import load_rule, select_environments
+from analyzer.sarif import diff_sarif, lint_sarif
 from core import (
     CedarError,
     Entities,
@@ -274,6 +277,11 @@ def analysis_options(fn: F) -> F:
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option(
+            "--entities-exist",
+            is_flag=True,
+            help="Consider only requests whose referenced entities are all in the store.",
+        ),
+        click.option(
             "--template-links",
             type=click.Path(dir_okay=False),
             help="Cedar template-link JSON, applied to each policy file.",
@@ -306,6 +314,7 @@ def _analyse(
     filters = {k: options[k] for k in ("principal_type", "action", "resource_type")}
     count = len(select_environments(request_environments(schema), **filters))
     kwargs = dict(filters, timeout=options["timeout"], jobs=options["jobs"])
+    kwargs["entities_exist"] = options.get("entities_exist", False)
     kwargs.update(options.get("extra", {}))
     try:
         if count >= PROGRESS_FROM:
@@ -335,9 +344,11 @@ def _common(
     timeout: float | None,
     jobs: int,
     template_links: str | None = None,
+    entities_exist: bool = False,
 ) -> dict[str, Any]:
     return {
         "links": template_links,
+        "entities_exist": entities_exist,
         "schema": Schema.from_file(schema_path),
         "principal_type": principal_type,
         "action": action_filter,
@@ -570,3 +581,138 @@ def prove_invariants(
     sys.exit(
         {Verdict.HOLDS: 0, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
     )
+
+
+def _output_options(fn: F) -> F:
+    fn = click.option("--sarif", "as_sarif", is_flag=True, help="Print SARIF 2.1.0.")(fn)
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+
+
+@main.command()
+@click.argument("old_path", metavar="OLD", type=click.Path(dir_okay=False))
+@click.argument("new_path", metavar="NEW", type=click.Path(dir_okay=False))
+@click.option(
+    "--schema",
+    "schema_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cedar or JSON schema.",
+)
+@click.option("--principal-type", help="Only request environments with this principal type.")
+@click.option("--action", "action_filter", help='Only this action, e.g. Action::"view" or view.')
+@click.option("--resource-type", help="Only request environments with this resource type.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per solver call."
+)
+@click.option(
+    "--template-links",
+    type=click.Path(dir_okay=False),
+    help="Cedar template-link JSON, applied to both versions.",
+)
+@_output_options
+@reports_bad_input
+def diff(
+    old_path: str,
+    new_path: str,
+    schema_path: str,
+    principal_type: str | None,
+    action_filter: str | None,
+    resource_type: str | None,
+    timeout: float | None,
+    template_links: str | None,
+    as_json: bool,
+    as_sarif: bool,
+) -> None:
+    """Every kind of request whose decision changes from OLD to NEW, and why.
+
+    Exit 0 when no decision changes, 1 when some do, 2 on bad input, 3 when the search
+    could not complete.
+    """
+    if as_json and as_sarif:
+        _fail("give --json or --sarif, not both")
+    schema = Schema.from_file(schema_path)
+    old = load_policies(old_path, template_links)
+    new = load_policies(new_path, template_links)
+    envs = select_environments(
+        request_environments(schema), principal_type, action_filter, resource_type
+    )
+    options = {
+        "labels": (old_path, new_path),
+        "principal_type": principal_type,
+        "action": action_filter,
+        "resource_type": resource_type,
+        "timeout": timeout,
+    }
+    try:
+        if len(envs) >= PROGRESS_FROM:
+            with click.progressbar(length=len(envs), label="environments", file=sys.stderr) as bar:
+                result = diff_policies(
+                    list(old), list(new), schema, on_done=lambda _: bar.update(1), **options
+                )
+        else:
+            result = diff_policies(list(old), list(new), schema, **options)
+    except InternalError as err:
+        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    elif as_sarif:
+        click.echo(json.dumps(diff_sarif(result), indent=2))
+    else:
+        click.echo(render_diff(result))
+    sys.exit(EXIT_REFUTED if result.decisions_change else 0 if result.complete else EXIT_UNKNOWN)
+
+
+@main.command()
+@click.argument("policies_path", metavar="POLICIES", type=click.Path(dir_okay=False))
+@click.option(
+    "--schema",
+    "schema_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cedar or JSON schema.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per environment."
+)
+@click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@_output_options
+@reports_bad_input
+def lint(
+    policies_path: str,
+    schema_path: str,
+    timeout: float | None,
+    template_links: str | None,
+    as_json: bool,
+    as_sarif: bool,
+) -> None:
+    """Policies that do nothing or can error: dead, matching everything, redundant, shadowed.
+
+    Exit 0 with no findings, 1 with findings, 2 on bad input, 3 when a check is undecided.
+    """
+    if as_json and as_sarif:
+        _fail("give --json or --sarif, not both")
+    schema = Schema.from_file(schema_path)
+    policies = list(load_policies(policies_path, template_links))
+    try:
+        if len(policies) >= PROGRESS_FROM:
+            with click.progressbar(length=len(policies), label="policies", file=sys.stderr) as bar:
+                result = lint_policies(
+                    policies,
+                    schema,
+                    label=policies_path,
+                    timeout=timeout,
+                    on_policy=lambda _: bar.update(1),
+                )
+        else:
+            result = lint_policies(policies, schema, label=policies_path, timeout=timeout)
+    except InternalError as err:
+        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    elif as_sarif:
+        click.echo(json.dumps(lint_sarif(result), indent=2))
+    else:
+        click.echo(render_lint(result))
+    sys.exit(EXIT_REFUTED if result.findings else EXIT_UNKNOWN if result.undecided else 0)

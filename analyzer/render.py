@@ -6,6 +6,8 @@ result records' `to_json`.
 
 from __future__ import annotations
 
+from analyzer.diff import DiffResult
+from analyzer.lint import LintResult
 from analyzer.results import Counterexample, QueryResult, Verdict
 from core.entities import Entity
 from core.values import to_cedar
@@ -70,4 +72,61 @@ def render_text(result: QueryResult, title: str | None = None) -> str:
             f"{counts[Verdict.HOLDS]} hold, of {n})"
         )
     lines.append(summary)
+    return "\n".join(lines)
+
+
+def render_diff(result: DiffResult) -> str:
+    """Policy changes, then each class of changed requests per environment, then a summary."""
+    lines = []
+    changed = [c for c in result.changes if c.kind != "unchanged"]
+    if changed:
+        lines.append("policies:")
+        for c in changed:
+            ref = c.new if c.kind == "added" else c.old
+            assert ref is not None
+            where = ref.where if c.kind != "changed" or c.new is None else c.new.where
+            lines.append(f"  {c.kind:8} {ref.effect} `{ref.name}` ({where})")
+    else:
+        lines.append("policies: no policy added, removed or changed")
+    for env in result.environments:
+        if not env.classes and env.complete:
+            lines.append(f"unchanged  {env.env}")
+            continue
+        if not env.complete:
+            lines.append(
+                f"UNKNOWN    {env.env}  ({env.reason}; the classes below may be incomplete)"
+            )
+        for cls in env.classes:
+            lines.append(f"CHANGED    {env.env}: {cls.explanation}")
+            lines.extend(render_counterexample(cls.witness))
+    n = len(result.classes)
+    if result.decisions_change:
+        lines.append(
+            f"diff: {n} class{'es' if n != 1 else ''} of requests "
+            f"change{'' if n != 1 else 's'} decision"
+        )
+    elif result.complete:
+        lines.append("diff: no request changes decision")
+    else:
+        lines.append("diff: UNKNOWN (no change found, but the search was incomplete)")
+    return "\n".join(lines)
+
+
+def render_lint(result: LintResult) -> str:
+    lines = []
+    for f in result.findings:
+        p = f.policy
+        where = f"{p.source}:{p.line}:{p.column}" if p.line else (p.source or p.version)
+        lines.append(f"{where}: {f.code} {f.rule.name}: {p.effect} `{p.name}`: {f.message}")
+        if f.witness is not None:
+            lines.extend(render_counterexample(f.witness))
+    for u in result.undecided:
+        lines.append(
+            f"{u.policy.where}: could not decide {u.check} for `{u.policy.name}`: {u.reason}"
+        )
+    n = len(result.findings)
+    lines.append(
+        f"lint: {n} finding{'s' if n != 1 else ''}"
+        + (f", {len(result.undecided)} undecided" if result.undecided else "")
+    )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from typing import Any
 
 import z3
 
+from analyzer.minimize import minimize
 from analyzer.queries import QUERIES, Query, SetFacts, SetTerms
 from analyzer.results import Counterexample, EnvResult, InternalError, QueryResult, Verdict
 from core.authorizer import (
@@ -27,11 +28,14 @@ from core.authorizer import (
     evaluate_policy,
     is_authorized,
 )
+from core.entities import Entities
 from core.errors import CedarError
 from core.policy import Effect, Policy
+from core.request import Request
 from core.schema import Schema
 from core.typechecker import RequestEnv
 from encoder.authorizer import compile_policy, satisfied, z3_logic
+from encoder.decoder import Counterexample as Decoded
 from encoder.decoder import decode
 from encoder.enforcer import hierarchy_assumptions
 from encoder.env import SymEnv
@@ -58,6 +62,7 @@ class Problem:
     condition: Policy | None = None  # `permit(...) when { <query> };` for conditional queries
     rule: str | None = None  # "file.py:function", a decision rule to use instead of Cedar's
     timeout_ms: int | None = None
+    entities_exist: bool = False  # only requests whose referenced entities are in the store
 
 
 def load_rule(spec: str | None) -> DecisionRule:  # type: ignore[type-arg]
@@ -146,6 +151,8 @@ def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = Non
         return EnvResult(env, Verdict.HOLDS, encode_seconds=encoded - start)
     solver = make_solver(universe.ctx, problem.timeout_ms)
     solver.add(*hierarchy_assumptions(senv), *senv.input_assumptions(), f.not_(goal))
+    if problem.entities_exist:
+        solver.add(*senv.existence_assumptions())
     answer = solver.check()
     solved = time.perf_counter()
     timing = {"encode_seconds": encoded - start, "solve_seconds": solved - encoded}
@@ -165,25 +172,39 @@ def _confirm(
     solver: z3.Solver,
     rule: DecisionRule,  # type: ignore[type-arg]
 ) -> Counterexample:
-    """Decode the model and replay it; it must show the violation the solver claimed."""
+    """Decode the model and replay it; it must show the violation the solver claimed.
+
+    The confirmed counterexample is then made smaller, keeping it a confirmed violation.
+    """
     cx = decode(senv, solver.model())
-    concrete = [_concrete(q, op, cx, rule) for op in problem.operands]
-    meets = True
-    if problem.condition is not None:
-        meets = (
-            evaluate_policy(problem.condition, cx.request, cx.entities).outcome is Outcome.SATISFIED
-        )
-    if not q.violated(concrete, meets):
+
+    def replay(request: Request, entities: Entities) -> tuple[list[Any], bool]:
+        point = Decoded(request, entities)
+        concrete = [_concrete(q, op, point, rule) for op in problem.operands]
+        meets = True
+        if problem.condition is not None:
+            outcome = evaluate_policy(problem.condition, request, entities).outcome
+            meets = outcome is Outcome.SATISFIED
+        return concrete, meets
+
+    def shows_violation(request: Request, entities: Entities) -> bool:
+        return q.violated(*replay(request, entities))
+
+    if not shows_violation(cx.request, cx.entities):
         raise InternalError(
             f"the solver's counterexample to `{q.name}` in environment {senv.env} does not show "
             f"the violation when replayed: {cx.to_json()}"
         )
+    request, entities = minimize(
+        cx.request, cx.entities, shows_violation, keep_entities=problem.entities_exist
+    )
+    concrete, meets = replay(request, entities)
     decisions, details = {}, {}
     for op, value in zip(problem.operands, concrete, strict=True):
         decisions[op.label], details[op.label] = _describe(q, op, value)
     if problem.condition is not None:
         decisions["query"] = "satisfied" if meets else "not satisfied"
-    return Counterexample(cx.request, cx.entities, decisions, details)
+    return Counterexample(request, entities, decisions, details)
 
 
 def _checked(args: tuple[Problem, RequestEnv]) -> EnvResult:

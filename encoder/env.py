@@ -177,6 +177,12 @@ class SymEnv:
             return f.and_(*parts)
         return f.true
 
+    def existence_assumptions(self) -> list[z3.BoolRef]:
+        """Every entity the formulas touch is in the store."""
+        return [
+            self.exists(t, ty) for t, ty in self.footprint.values() if not self.is_action_type(ty)
+        ]
+
     def input_assumptions(self) -> list[z3.BoolRef]:
         return [self.wf(t, ty) for t, ty in self.inputs.values()]
 

@@ -1,0 +1,395 @@
+"""Semantic diff: every class of requests whose decision changes between two policy versions.
+
+Policies are matched across versions by `@id` when they have one, else by identical text; the
+report lists the added, removed and changed ones. Then, per request environment, a class of
+requests is identified by which old and which new policies they satisfy: the solver finds a
+request whose decision differs, the witness is decoded and replayed through the concrete
+authorizer (which also gives the class), the class is blocked, and the search goes on until
+no changed request remains. Each class says why its decision changed, in a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from analyzer.minimize import minimize
+from analyzer.results import Counterexample, InternalError, Verdict
+from analyzer.runner import select_environments
+from core.ast import to_source
+from core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
+from core.entities import Entities
+from core.policy import Effect, Policy
+from core.request import Request
+from core.schema import Schema
+from core.typechecker import RequestEnv
+from core.validator import request_environments
+from encoder.authorizer import compile_policy, z3_logic
+from encoder.decoder import Counterexample as Decoded
+from encoder.decoder import decode
+from encoder.enforcer import hierarchy_assumptions
+from encoder.env import SymEnv
+from encoder.errors import EncodeError
+from encoder.solver import make_solver
+from encoder.sorts import Universe
+
+MAX_CLASSES = 64  # per environment; more is reported as unknown, never silently dropped
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """A policy of one version, as reports name it."""
+
+    id: str
+    name: str  # the @id annotation, or the id
+    effect: str
+    version: str  # "old" or "new"
+    source: str | None
+    line: int | None
+    column: int | None
+
+    @staticmethod
+    def of(p: Policy, version: str) -> PolicyRef:
+        return PolicyRef(
+            p.id,
+            p.display_name,
+            p.effect.value,
+            version,
+            p.source,
+            p.loc.line if p.loc else None,
+            p.loc.column if p.loc else None,
+        )
+
+    @property
+    def where(self) -> str:
+        if self.line is None:
+            return self.source or self.version
+        return f"{self.source or self.version}:{self.line}"
+
+    def __str__(self) -> str:
+        return f"{self.effect} `{self.name}` ({self.where})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "effect": self.effect,
+            "version": self.version,
+            "file": self.source,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    kind: str  # "added", "removed", "changed" or "unchanged"
+    old: PolicyRef | None
+    new: PolicyRef | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "old": self.old.to_json() if self.old else None,
+            "new": self.new.to_json() if self.new else None,
+        }
+
+
+@dataclass(frozen=True)
+class ChangeClass:
+    """Requests of one environment satisfying exactly these old and new policies."""
+
+    transition: str  # "newly allowed" or "newly denied"
+    old_satisfied: tuple[PolicyRef, ...]
+    new_satisfied: tuple[PolicyRef, ...]
+    responsible: tuple[PolicyRef, ...]
+    explanation: str
+    witness: Counterexample
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transition": self.transition,
+            "old_satisfied": [p.name for p in self.old_satisfied],
+            "new_satisfied": [p.name for p in self.new_satisfied],
+            "responsible": [p.to_json() for p in self.responsible],
+            "explanation": self.explanation,
+            "witness": self.witness.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class EnvDiff:
+    env: RequestEnv
+    classes: tuple[ChangeClass, ...] = ()
+    complete: bool = True  # False when the search stopped early (see reason)
+    reason: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.classes:
+            return Verdict.REFUTED
+        return Verdict.HOLDS if self.complete else Verdict.UNKNOWN
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "principal_type": self.env.principal,
+            "action": str(self.env.action),
+            "resource_type": self.env.resource,
+            "result": "changed" if self.classes else "unchanged" if self.complete else "unknown",
+            "classes": [c.to_json() for c in self.classes],
+        }
+        if not self.complete:
+            out["complete"] = False
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    changes: tuple[PolicyChange, ...] = ()
+    environments: tuple[EnvDiff, ...] = ()
+    old_label: str = "old"
+    new_label: str = "new"
+
+    @property
+    def decisions_change(self) -> bool:
+        return any(e.classes for e in self.environments)
+
+    @property
+    def complete(self) -> bool:
+        return all(e.complete for e in self.environments)
+
+    @property
+    def classes(self) -> list[tuple[RequestEnv, ChangeClass]]:
+        return [(e.env, c) for e in self.environments for c in e.classes]
+
+    def to_json(self) -> dict[str, Any]:
+        result = "changed" if self.decisions_change else "unchanged" if self.complete else "unknown"
+        return {
+            "query": "diff",
+            "result": result,
+            "old": self.old_label,
+            "new": self.new_label,
+            "policies": [c.to_json() for c in self.changes if c.kind != "unchanged"],
+            "environments": [e.to_json() for e in self.environments],
+        }
+
+
+def _content(p: Policy) -> Any:
+    """What a policy says, independent of its id and place."""
+    return (p.effect, p.principal, p.action, p.resource, p.conditions, p.annotations)
+
+
+def _text(p: Policy) -> str:
+    return f"{p.effect.value} {to_source(p.to_expr())}"
+
+
+def match_policies(old: Sequence[Policy], new: Sequence[Policy]) -> list[PolicyChange]:
+    """Pair the versions' policies: by `@id`, else by identical text."""
+    changes: list[PolicyChange] = []
+    unmatched_new = list(new)
+    by_id = {p.annotation_map.get("id"): p for p in new if p.annotation_map.get("id")}
+    for p in old:
+        ident = p.annotation_map.get("id")
+        q = by_id.get(ident) if ident else None
+        if q is None and not ident:
+            q = next(
+                (
+                    x
+                    for x in unmatched_new
+                    if not x.annotation_map.get("id") and _text(x) == _text(p)
+                ),
+                None,
+            )
+        if q is None or q not in unmatched_new:
+            changes.append(PolicyChange("removed", PolicyRef.of(p, "old"), None))
+            continue
+        unmatched_new.remove(q)
+        kind = "unchanged" if _content(p) == _content(q) else "changed"
+        changes.append(PolicyChange(kind, PolicyRef.of(p, "old"), PolicyRef.of(q, "new")))
+    changes.extend(PolicyChange("added", None, PolicyRef.of(q, "new")) for q in unmatched_new)
+    return changes
+
+
+def _explain(
+    transition: str,
+    old_sat: set[str],
+    new_sat: set[str],
+    old: Sequence[Policy],
+    new: Sequence[Policy],
+    changes: Sequence[PolicyChange],
+) -> tuple[tuple[PolicyRef, ...], str]:
+    """The policies that make the difference, and a sentence saying how."""
+    counterpart: dict[tuple[str, str], PolicyChange] = {}
+    for c in changes:
+        if c.old:
+            counterpart[("old", c.old.id)] = c
+        if c.new:
+            counterpart[("new", c.new.id)] = c
+    gained = Effect.PERMIT if transition == "newly allowed" else Effect.FORBID
+    lost = Effect.FORBID if transition == "newly allowed" else Effect.PERMIT
+    parts: list[str] = []
+    responsible: list[PolicyRef] = []
+    for p in new:
+        if p.effect is not gained or p.id not in new_sat:
+            continue
+        c = counterpart[("new", p.id)]
+        if c.kind == "added":
+            parts.append(f"{PolicyRef.of(p, 'new')} was added and applies")
+        elif c.old is None or c.old.id not in old_sat:
+            change = " (changed)" if c.kind == "changed" else ""
+            parts.append(f"{PolicyRef.of(p, 'new')}{change} now applies")
+        else:
+            continue
+        responsible.append(PolicyRef.of(p, "new"))
+    for p in old:
+        if p.effect is not lost or p.id not in old_sat:
+            continue
+        c = counterpart[("old", p.id)]
+        if c.kind == "removed":
+            parts.append(f"{PolicyRef.of(p, 'old')} was removed")
+        elif c.new is None or c.new.id not in new_sat:
+            change = " (changed)" if c.kind == "changed" else ""
+            parts.append(f"{PolicyRef.of(p, 'old')}{change} no longer applies")
+        else:
+            continue
+        responsible.append(PolicyRef.of(p, "old"))
+    if not parts:
+        parts.append("the policies that decide it changed")
+    return tuple(responsible), f"{transition}: " + " and ".join(parts)
+
+
+def _satisfied(policies: Sequence[Policy], cx: Any) -> set[str]:
+    return {
+        p.id
+        for p in policies
+        if evaluate_policy(p, cx.request, cx.entities).outcome is Outcome.SATISFIED
+    }
+
+
+def diff_environment(
+    old: Sequence[Policy],
+    new: Sequence[Policy],
+    changes: Sequence[PolicyChange],
+    env: RequestEnv,
+    universe: Universe,
+    timeout_ms: int | None = None,
+    labels: tuple[str, str] = ("old", "new"),
+) -> EnvDiff:
+    senv = SymEnv(universe, env)
+    f = senv.f
+    try:
+        old_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in old]
+        new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
+    except EncodeError as err:
+        return EnvDiff(env, complete=False, reason=f"unsupported: {err}")
+
+    def decision(terms: list[tuple[Policy, z3.BoolRef]]) -> z3.BoolRef:
+        permits = [t for p, t in terms if p.effect is Effect.PERMIT]
+        forbids = [t for p, t in terms if p.effect is Effect.FORBID]
+        return decision_rule(permits, forbids, z3_logic(f))
+
+    differs = f.not_(f.eq(decision(old_terms), decision(new_terms)))
+    if z3.is_false(differs):
+        return EnvDiff(env)
+    solver = make_solver(universe.ctx, timeout_ms)
+    solver.add(*hierarchy_assumptions(senv), *senv.input_assumptions(), differs)
+    classes: list[ChangeClass] = []
+    seen: set[tuple[frozenset[str], frozenset[str]]] = set()
+    while True:
+        answer = solver.check()
+        if answer == z3.unsat:
+            return EnvDiff(env, tuple(classes))
+        if answer != z3.sat:
+            why = solver.reason_unknown()
+            return EnvDiff(env, tuple(classes), False, f"the solver stopped: {why}")
+        if len(classes) >= MAX_CLASSES:
+            return EnvDiff(env, tuple(classes), False, f"more than {MAX_CLASSES} classes")
+        cx = decode(senv, solver.model())
+        old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
+        old_resp = is_authorized(cx.request, old, cx.entities)
+        new_resp = is_authorized(cx.request, new, cx.entities)
+        signature = (frozenset(old_sat), frozenset(new_sat))
+        if old_resp.allowed == new_resp.allowed or signature in seen:
+            raise InternalError(
+                f"the diff witness in {env} does not replay as a new class of changed "
+                f"decisions: {cx.to_json()}"
+            )
+
+        def same_class(request: Request, entities: Entities, signature: Any = signature) -> bool:
+            point = Decoded(request, entities)
+            return (
+                frozenset(_satisfied(old, point)),
+                frozenset(_satisfied(new, point)),
+            ) == signature
+
+        request, entities = minimize(cx.request, cx.entities, same_class)
+        cx = Decoded(request, entities)
+        seen.add(signature)
+        transition = "newly allowed" if new_resp.allowed else "newly denied"
+        responsible, sentence = _explain(transition, old_sat, new_sat, old, new, changes)
+        witness = Counterexample(
+            cx.request,
+            cx.entities,
+            {labels[0]: old_resp.decision, labels[1]: new_resp.decision},
+        )
+        classes.append(
+            ChangeClass(
+                transition,
+                tuple(PolicyRef.of(p, "old") for p in old if p.id in old_sat),
+                tuple(PolicyRef.of(p, "new") for p in new if p.id in new_sat),
+                responsible,
+                sentence,
+                witness,
+            )
+        )
+        same = [f.eq(t, f.bool(p.id in old_sat)) for p, t in old_terms]
+        same += [f.eq(t, f.bool(p.id in new_sat)) for p, t in new_terms]
+        solver.add(f.not_(f.and_(*same)))  # block this class
+
+
+def diff_policies(
+    old: Sequence[Policy],
+    new: Sequence[Policy],
+    schema: Schema,
+    *,
+    labels: tuple[str, str] = ("old", "new"),
+    principal_type: str | None = None,
+    action: str | None = None,
+    resource_type: str | None = None,
+    timeout: float | None = None,
+    on_done: Callable[[EnvDiff], None] | None = None,
+) -> DiffResult:
+    """Every class of requests whose decision differs between `old` and `new`, per environment."""
+    from analyzer.checks import AnalysisInputError, require_valid
+
+    old, new = tuple(old), tuple(new)
+    require_valid(old, schema, f"the policies of `{labels[0]}`")
+    require_valid(new, schema, f"the policies of `{labels[1]}`")
+    envs = select_environments(request_environments(schema), principal_type, action, resource_type)
+    if not envs:
+        raise AnalysisInputError("no request environment of the schema matches the given filters")
+    changes = match_policies(old, new)
+    universe = Universe(schema)
+    timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
+    results = []
+    for env in envs:
+        results.append(diff_environment(old, new, changes, env, universe, timeout_ms, labels))
+        if on_done:
+            on_done(results[-1])
+    return DiffResult(tuple(changes), tuple(results), *labels)
+
+
+__all__ = [
+    "ChangeClass",
+    "DiffResult",
+    "EnvDiff",
+    "PolicyChange",
+    "PolicyRef",
+    "diff_policies",
+    "match_policies",
+]

@@ -238,26 +238,27 @@ def _explain(
         if p.effect is not gained or p.id not in new_sat:
             continue
         c = counterpart[("new", p.id)]
+        ref = PolicyRef.of(p, "new")
         if c.kind == "added":
-            parts.append(f"{PolicyRef.of(p, 'new')} was added and applies")
+            parts.append(f"{ref} was added and applies")
         elif c.old is None or c.old.id not in old_sat:
-            change = " (changed)" if c.kind == "changed" else ""
-            parts.append(f"{PolicyRef.of(p, 'new')}{change} now applies")
+            parts.append(f"{ref.effect} `{ref.name}` (changed, {ref.where}) now applies")
         else:
             continue
-        responsible.append(PolicyRef.of(p, "new"))
+        responsible.append(ref)
     for p in old:
         if p.effect is not lost or p.id not in old_sat:
             continue
         c = counterpart[("old", p.id)]
+        ref = PolicyRef.of(p, "old")
         if c.kind == "removed":
-            parts.append(f"{PolicyRef.of(p, 'old')} was removed")
+            parts.append(f"{ref} was removed")
         elif c.new is None or c.new.id not in new_sat:
-            change = " (changed)" if c.kind == "changed" else ""
-            parts.append(f"{PolicyRef.of(p, 'old')}{change} no longer applies")
+            where = c.new.where if c.new else ref.where
+            parts.append(f"{ref.effect} `{ref.name}` (changed, {where}) no longer applies")
         else:
             continue
-        responsible.append(PolicyRef.of(p, "old"))
+        responsible.append(ref)
     if not parts:
         parts.append("the policies that decide it changed")
     return tuple(responsible), f"{transition}: " + " and ".join(parts)

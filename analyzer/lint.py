@@ -129,7 +129,10 @@ def lint_policies(
             ref: PolicyRef = ref,
             entities_exist: bool = False,
         ) -> QueryResult:
-            ops = tuple(Operand(f"operand{i}", tuple(o)) for i, o in enumerate(operands))
+            ops = tuple(
+                Operand(o[0].display_name if len(o) == 1 else f"set{i}", tuple(o))
+                for i, o in enumerate(operands)
+            )
             problem = Problem(
                 query, ops, schema, timeout_ms=timeout_ms, entities_exist=entities_exist
             )

@@ -23,14 +23,18 @@ from analyzer.checks import (
     check_never_errors,
     check_never_matches,
 )
+from analyzer.diff import DiffResult, diff_policies
 from analyzer.invariants import RuleResult, prove_rule
+from analyzer.lint import LintResult, lint_policies
 from analyzer.results import Counterexample, EnvResult, InternalError, QueryResult, Verdict
 
 __all__ = [
     "AnalysisInputError",
     "Counterexample",
+    "DiffResult",
     "EnvResult",
     "InternalError",
+    "LintResult",
     "QueryResult",
     "RuleResult",
     "Verdict",
@@ -49,5 +53,7 @@ __all__ = [
     "check_never_allows",
     "check_never_errors",
     "check_never_matches",
+    "diff_policies",
+    "lint_policies",
     "prove_rule",
 ]

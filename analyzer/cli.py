@@ -246,6 +246,33 @@ EXIT_INTERNAL = 4
 PROGRESS_FROM = 10  # show a progress bar from this many request environments
 
 
+def _with_progress(
+    count: int, label: str, work: Callable[[Callable[[Any], None] | None], Any]
+) -> Any:
+    """Run `work(on_done)`, with a progress bar on stderr when there are many items."""
+    try:
+        if count < PROGRESS_FROM:
+            return work(None)
+        with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
+            return work(lambda _: bar.update(1))
+    except InternalError as err:
+        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+def environment_filters(fn: F) -> F:
+    """The options restricting the request environments analysed."""
+    fn = click.option("--resource-type", help="Only request environments with this resource type.")(
+        fn
+    )
+    fn = click.option(
+        "--action", "action_filter", help='Only this action, e.g. Action::"view" or view.'
+    )(fn)
+    return click.option(
+        "--principal-type", help="Only request environments with this principal type."
+    )(fn)
+
+
 def analysis_options(fn: F) -> F:
     """The options every analysis takes."""
     decorators = [
@@ -256,13 +283,7 @@ def analysis_options(fn: F) -> F:
             type=click.Path(dir_okay=False),
             help="Cedar or JSON schema.",
         ),
-        click.option(
-            "--principal-type", help="Only request environments with this principal type."
-        ),
-        click.option(
-            "--action", "action_filter", help='Only this action, e.g. Action::"view" or view.'
-        ),
-        click.option("--resource-type", help="Only request environments with this resource type."),
+        environment_filters,
         click.option(
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
@@ -316,15 +337,9 @@ def _analyse(
     kwargs = dict(filters, timeout=options["timeout"], jobs=options["jobs"])
     kwargs["entities_exist"] = options.get("entities_exist", False)
     kwargs.update(options.get("extra", {}))
-    try:
-        if count >= PROGRESS_FROM:
-            with click.progressbar(length=count, label="environments", file=sys.stderr) as bar:
-                result = check(*args, schema, on_done=lambda _: bar.update(1), **kwargs)
-        else:
-            result = check(*args, schema, **kwargs)
-    except InternalError as err:
-        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    result = _with_progress(
+        count, "environments", lambda on_done: check(*args, schema, on_done=on_done, **kwargs)
+    )
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -501,9 +516,7 @@ _sets_command("disjoint", checks.check_disjoint, "Prove no request is allowed by
     show_default=True,
     help="Prove the rule for every set of up to this many permits and forbids.",
 )
-@click.option("--principal-type", help="Only request environments with this principal type.")
-@click.option("--action", "action_filter", help='Only this action, e.g. Action::"view" or view.')
-@click.option("--resource-type", help="Only request environments with this resource type.")
+@environment_filters
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per environment."
 )
@@ -546,16 +559,16 @@ def prove_invariants(
         kwargs = {
             k: options[k] for k in ("principal_type", "action", "resource_type", "timeout", "jobs")
         }
-        try:
-            for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
-                set_results.append(
-                    check(
+        for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
+            set_results.append(
+                _with_progress(
+                    0,
+                    "environments",
+                    lambda _, check=check: check(
                         policies, options["schema"], label=policies_path, rule=rule_spec, **kwargs
-                    )
+                    ),
                 )
-        except InternalError as err:
-            click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
-            sys.exit(EXIT_INTERNAL)
+            )
     verdicts = [r.verdict for r in rule_results] + [r.verdict for r in set_results]
     verdict = overall(verdicts)
     rule_name = rule_spec or "Cedar's decision rule"
@@ -598,9 +611,7 @@ def _output_options(fn: F) -> F:
     type=click.Path(dir_okay=False),
     help="Cedar or JSON schema.",
 )
-@click.option("--principal-type", help="Only request environments with this principal type.")
-@click.option("--action", "action_filter", help='Only this action, e.g. Action::"view" or view.')
-@click.option("--resource-type", help="Only request environments with this resource type.")
+@environment_filters
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per solver call."
 )
@@ -643,17 +654,11 @@ def diff(
         "resource_type": resource_type,
         "timeout": timeout,
     }
-    try:
-        if len(envs) >= PROGRESS_FROM:
-            with click.progressbar(length=len(envs), label="environments", file=sys.stderr) as bar:
-                result = diff_policies(
-                    list(old), list(new), schema, on_done=lambda _: bar.update(1), **options
-                )
-        else:
-            result = diff_policies(list(old), list(new), schema, **options)
-    except InternalError as err:
-        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    result = _with_progress(
+        len(envs),
+        "environments",
+        lambda on_done: diff_policies(list(old), list(new), schema, on_done=on_done, **options),
+    )
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     elif as_sarif:
@@ -694,21 +699,13 @@ def lint(
         _fail("give --json or --sarif, not both")
     schema = Schema.from_file(schema_path)
     policies = list(load_policies(policies_path, template_links))
-    try:
-        if len(policies) >= PROGRESS_FROM:
-            with click.progressbar(length=len(policies), label="policies", file=sys.stderr) as bar:
-                result = lint_policies(
-                    policies,
-                    schema,
-                    label=policies_path,
-                    timeout=timeout,
-                    on_policy=lambda _: bar.update(1),
-                )
-        else:
-            result = lint_policies(policies, schema, label=policies_path, timeout=timeout)
-    except InternalError as err:
-        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    result = _with_progress(
+        len(policies),
+        "policies",
+        lambda on_done: lint_policies(
+            policies, schema, label=policies_path, timeout=timeout, on_policy=on_done
+        ),
+    )
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     elif as_sarif:

@@ -53,10 +53,18 @@ class PolicyResult:
     error: str | None = None
 
 
-def evaluate_policy(policy: Policy, request: Request, entities: Entities) -> PolicyResult:
-    """Satisfied iff the policy's expression evaluates to `true`; any error skips it."""
+def evaluate_policy(
+    policy: Policy, request: Request, entities: Entities, *, reference: bool = False
+) -> PolicyResult:
+    """Satisfied iff the policy's expression evaluates to `true`; any error skips it.
+
+    Runs the policy's compiled closure, or with `reference`, core/evaluator.py itself.
+    """
     try:
-        value = evaluate(policy.to_expr(), request, entities)
+        if reference:
+            value = evaluate(policy.to_expr(), request, entities)
+        else:
+            value = policy.compiled(request, entities)
     except EvaluationError as err:
         return PolicyResult(Outcome.ERROR, err.message)
     if value is True:

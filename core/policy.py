@@ -6,9 +6,10 @@ all of it into one expression, which is all the evaluator and the encoder ever l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property
 from typing import Any, TypeAlias
 
 from core.ast import And, BinaryApp, BinaryOp, Expr, Is, Lit, Slot, UnaryApp, UnaryOp, Var, VarRef
@@ -125,8 +126,12 @@ class Policy:
         """`principal-scope && (action-scope && (resource-scope && conditions))`.
 
         Each condition stays the right operand of an `&&`, so a condition that evaluates to a
-        non-boolean is a type error, as in Cedar.
+        non-boolean is a type error, as in Cedar. Built once per policy.
         """
+        return self._expr
+
+    @cached_property
+    def _expr(self) -> Expr:
         conds = [c.to_expr() for c in self.conditions]
         body = conds[-1] if conds else Lit(True)
         for cond in reversed(conds[:-1]):
@@ -134,6 +139,13 @@ class Policy:
         resource = And(scope_expr(Var.RESOURCE, self.resource), body)
         action = And(scope_expr(Var.ACTION, self.action), resource)
         return And(scope_expr(Var.PRINCIPAL, self.principal), action)
+
+    @cached_property
+    def compiled(self) -> Callable[[Any, Any], Any]:
+        """The policy's expression as a closure (core/compiled.py), built once."""
+        from core.compiled import compile_expr
+
+        return compile_expr(self._expr)
 
     @property
     def annotation_map(self) -> dict[str, str | None]:

@@ -3,7 +3,8 @@
 For each handwritten and corpus test, validation must pass exactly when the test says it
 should; the policies, schema and entities are read with the schema (as Cedar's harness does),
 and each request must get the expected decision, the expected set of determining policies and
-the expected set of erroring policies.
+the expected set of erroring policies. Every policy's compiled closure must also give exactly
+what the reference evaluator gives.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import integration_suite as suite
-from core import Entities, PolicySet, Request, Schema, is_authorized, validate
+from core import Entities, PolicySet, Request, Schema, evaluate_policy, is_authorized, validate
 
 pytestmark = pytest.mark.skipif(
     not suite.available(), reason="../shared/cedar-integration-tests is not present"
@@ -31,6 +32,11 @@ def check(test: suite.SuiteTest) -> list[str]:
     for spec in test.requests:
         request = Request.from_json(spec, schema, validate=spec.get("validateRequest", True))
         response = is_authorized(request, policies, entities)
+        for policy in policies:  # the compiled closures and the reference evaluator agree
+            fast = evaluate_policy(policy, request, entities)
+            reference = evaluate_policy(policy, request, entities, reference=True)
+            if fast != reference:
+                problems.append(f"{spec['description']}: {policy.id} {fast} != {reference}")
         got = (response.decision, sorted(response.reasons), sorted(response.errors))
         want = (spec["decision"].lower(), sorted(spec["reason"]), sorted(spec["errors"]))
         if got != want:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from core import Entities, Request, evaluate, is_authorized, parse_expr
+from core.compiled import compile_expr
 from core.errors import ErrorKind, EvaluationError
 from core.policy import PolicySet
 
@@ -161,8 +162,18 @@ def store() -> tuple[Request, Entities]:
 
 
 def _run(text: str, store: tuple[Request, Entities]) -> Any:
+    """The value, from the reference evaluator; the compiled closure must agree."""
     request, entities = store
-    return evaluate(parse_expr(text), request, entities)
+    expr = parse_expr(text)
+    try:
+        value = evaluate(expr, request, entities)
+    except EvaluationError as err:
+        with pytest.raises(EvaluationError) as compiled_err:
+            compile_expr(expr)(request, entities)
+        assert (compiled_err.value.kind, str(compiled_err.value)) == (err.kind, str(err))
+        raise
+    assert compile_expr(expr)(request, entities) == value
+    return value
 
 
 @pytest.mark.parametrize(("rule", "text", "expected"), CASES, ids=[c[0] for c in CASES])

@@ -10,6 +10,7 @@ no changed request remains. Each class says why its decision changed, in a sente
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,8 @@ class EnvDiff:
     classes: tuple[ChangeClass, ...] = ()
     complete: bool = True  # False when the search stopped early (see reason)
     reason: str | None = None
+    encode_seconds: float = 0.0
+    solve_seconds: float = 0.0
 
     @property
     def verdict(self) -> Verdict:
@@ -281,6 +284,7 @@ def diff_environment(
     timeout_ms: int | None = None,
     labels: tuple[str, str] = ("old", "new"),
 ) -> EnvDiff:
+    start = time.perf_counter()
     senv = SymEnv(universe, env)
     f = senv.f
     try:
@@ -288,6 +292,7 @@ def diff_environment(
         new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
     except EncodeError as err:
         return EnvDiff(env, complete=False, reason=f"unsupported: {err}")
+    solving = 0.0
 
     def decision(terms: list[tuple[Policy, z3.BoolRef]]) -> z3.BoolRef:
         permits = [t for p, t in terms if p.effect is Effect.PERMIT]
@@ -295,21 +300,26 @@ def diff_environment(
         return decision_rule(permits, forbids, z3_logic(f))
 
     differs = f.not_(f.eq(decision(old_terms), decision(new_terms)))
+    encoded = time.perf_counter() - start
     if z3.is_false(differs):
-        return EnvDiff(env)
+        return EnvDiff(env, encode_seconds=encoded)
     solver = make_solver(universe.ctx, timeout_ms)
     solver.add(*hierarchy_assumptions(senv), *senv.input_assumptions(), differs)
     classes: list[ChangeClass] = []
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
     while True:
+        t0 = time.perf_counter()
         answer = solver.check()
+        solving += time.perf_counter() - t0
+        timing = {"encode_seconds": encoded, "solve_seconds": solving}
         if answer == z3.unsat:
-            return EnvDiff(env, tuple(classes))
+            return EnvDiff(env, tuple(classes), **timing)
         if answer != z3.sat:
             why = solver.reason_unknown()
-            return EnvDiff(env, tuple(classes), False, f"the solver stopped: {why}")
+            return EnvDiff(env, tuple(classes), False, f"the solver stopped: {why}", **timing)
         if len(classes) >= MAX_CLASSES:
-            return EnvDiff(env, tuple(classes), False, f"more than {MAX_CLASSES} classes")
+            reason = f"more than {MAX_CLASSES} classes"
+            return EnvDiff(env, tuple(classes), False, reason, **timing)
         cx = decode(senv, solver.model())
         old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
         old_resp = is_authorized(cx.request, old, cx.entities)

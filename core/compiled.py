@@ -41,10 +41,21 @@ from core.evaluator import (
     get_attr,
     has_attr,
     in_entity,
+    in_set,
     is_type,
     like,
 )
 from core.extensions import call
+from core.policy import (
+    Policy,
+    ScopeAny,
+    ScopeConstraint,
+    ScopeEq,
+    ScopeIn,
+    ScopeInSet,
+    ScopeIs,
+    ScopeIsIn,
+)
 from core.request import Request
 from core.values import EntityUID, Record, Value
 
@@ -125,3 +136,60 @@ def _compile_binary(op: BinaryOp, ac: Compiled, b: Expr) -> Compiled:
         return lambda req, es: in_entity(as_entity(ac(req, es)), target, es)
     bc = compile_expr(b)
     return lambda req, es: apply2(op, ac(req, es), bc(req, es), es)
+
+
+def _scope_check(var: Var, c: ScopeConstraint) -> Compiled | None:
+    """A scope constraint as a direct test of the request, or None when it always holds."""
+    get = _VARS[var]
+    match c:
+        case ScopeAny():
+            return None
+        case ScopeEq(entity=EntityUID() as uid):
+            return lambda req, es: get(req, es) == uid
+        case ScopeIn(entity=EntityUID() as uid):
+            return lambda req, es: in_entity(get(req, es), uid, es)  # type: ignore[arg-type]
+        case ScopeInSet(entities=uids):
+            targets = frozenset(uids)
+            return lambda req, es: in_set(get(req, es), targets, es)  # type: ignore[arg-type]
+        case ScopeIs(entity_type=t):
+            return lambda req, es: get(req, es).type == t  # type: ignore[union-attr]
+        case ScopeIsIn(entity_type=t, entity=EntityUID() as uid):
+            return lambda req, es: (
+                get(req, es).type == t and in_entity(get(req, es), uid, es)  # type: ignore[union-attr,arg-type]
+            )
+    raise AssertionError(f"unlinked or unknown scope constraint {c!r}")
+
+
+def compile_policy(policy: Policy) -> Compiled:
+    """The policy's value, as `evaluate(policy.to_expr(), ...)` computes it.
+
+    Scope constraints can never error, so they may be tested in any order: the action's first
+    (it rules most policies out), then the principal's and the resource's, then the
+    conditions, whose non-boolean value is a type error exactly as in `to_expr`'s `&&`.
+    """
+    checks = [
+        check
+        for check in (
+            _scope_check(Var.ACTION, policy.action),
+            _scope_check(Var.PRINCIPAL, policy.principal),
+            _scope_check(Var.RESOURCE, policy.resource),
+        )
+        if check is not None
+    ]
+    conditions = [c.to_expr() for c in policy.conditions]
+    if not conditions:
+        body: Compiled = _true
+    else:
+        joined = conditions[-1]
+        for cond in reversed(conditions[:-1]):
+            joined = And(cond, joined)
+        inner = compile_expr(joined)
+        body = lambda req, es: as_bool(inner(req, es))  # noqa: E731
+
+    def run(req: Request, es: Entities) -> Value:
+        for check in checks:
+            if not check(req, es):
+                return False
+        return body(req, es)
+
+    return run

@@ -142,10 +142,10 @@ class Policy:
 
     @cached_property
     def compiled(self) -> Callable[[Any, Any], Any]:
-        """The policy's expression as a closure (core/compiled.py), built once."""
-        from core.compiled import compile_expr
+        """The policy as a closure (core/compiled.py), built once."""
+        from core.compiled import compile_policy
 
-        return compile_expr(self._expr)
+        return compile_policy(self)
 
     @property
     def annotation_map(self) -> dict[str, str | None]:

@@ -129,6 +129,7 @@ class EnvDiff:
     reason: str | None = None
     encode_seconds: float = 0.0
     solve_seconds: float = 0.0
+    confirm_seconds: float = 0.0  # decoding, replaying and shrinking the witnesses
 
     @property
     def verdict(self) -> Verdict:
@@ -292,7 +293,7 @@ def diff_environment(
         new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
     except EncodeError as err:
         return EnvDiff(env, complete=False, reason=f"unsupported: {err}")
-    solving = 0.0
+    solving = confirming = 0.0
 
     def decision(terms: list[tuple[Policy, z3.BoolRef]]) -> z3.BoolRef:
         permits = [t for p, t in terms if p.effect is Effect.PERMIT]
@@ -311,7 +312,11 @@ def diff_environment(
         t0 = time.perf_counter()
         answer = solver.check()
         solving += time.perf_counter() - t0
-        timing = {"encode_seconds": encoded, "solve_seconds": solving}
+        timing = {
+            "encode_seconds": encoded,
+            "solve_seconds": solving,
+            "confirm_seconds": confirming,
+        }
         if answer == z3.unsat:
             return EnvDiff(env, tuple(classes), **timing)
         if answer != z3.sat:
@@ -320,6 +325,7 @@ def diff_environment(
         if len(classes) >= MAX_CLASSES:
             reason = f"more than {MAX_CLASSES} classes"
             return EnvDiff(env, tuple(classes), False, reason, **timing)
+        t0 = time.perf_counter()
         cx = decode(senv, solver.model())
         old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
         old_resp = is_authorized(cx.request, old, cx.entities)
@@ -361,6 +367,7 @@ def diff_environment(
         same = [f.eq(t, f.bool(p.id in old_sat)) for p, t in old_terms]
         same += [f.eq(t, f.bool(p.id in new_sat)) for p, t in new_terms]
         solver.add(f.not_(f.and_(*same)))  # block this class
+        confirming += time.perf_counter() - t0
 
 
 def diff_policies(

@@ -109,8 +109,13 @@ def lint_policies(
     label: str = "policies",
     timeout: float | None = None,
     on_policy: Callable[[Policy], None] | None = None,
+    on_result: Callable[[str, QueryResult], None] | None = None,
 ) -> LintResult:
-    """Findings for each policy of the set (its templates are not linted)."""
+    """Findings for each policy of the set (its templates are not linted).
+
+    `on_policy` is called after each policy is linted, `on_result` after each check with the
+    check's query name and result (per-environment timings included).
+    """
     policies = tuple(policies)
     require_valid(policies, schema, f"the policies of `{label}`")
     envs = request_environments(schema)
@@ -137,6 +142,8 @@ def lint_policies(
                 query, ops, schema, timeout_ms=timeout_ms, entities_exist=entities_exist
             )
             result = run(problem, own)
+            if on_result:
+                on_result(query, result)
             if result.verdict is Verdict.UNKNOWN:
                 undecided.append(Undecided(ref, query, _reason(result)))
             return result

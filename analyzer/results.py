@@ -47,6 +47,7 @@ class EnvResult:
     counterexample: Counterexample | None = None
     encode_seconds: float = 0.0
     solve_seconds: float = 0.0
+    confirm_seconds: float = 0.0  # decoding, replaying and shrinking the counterexample
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -160,9 +160,9 @@ def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = Non
         return EnvResult(env, Verdict.HOLDS, **timing)
     if answer != z3.sat:
         return EnvResult(env, Verdict.UNKNOWN, _reason(solver, problem.timeout_ms), **timing)
-    return EnvResult(
-        env, Verdict.REFUTED, counterexample=_confirm(problem, q, senv, solver, rule), **timing
-    )
+    cx = _confirm(problem, q, senv, solver, rule)
+    confirmed = time.perf_counter() - solved
+    return EnvResult(env, Verdict.REFUTED, None, cx, confirm_seconds=confirmed, **timing)
 
 
 def _confirm(

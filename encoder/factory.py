@@ -54,22 +54,24 @@ class Factory:
         return z3.Not(a)
 
     def and_(self, *xs: z3.BoolRef) -> z3.BoolRef:
-        kept = []
+        kept, seen = [], set()
         for x in xs:
             if z3.is_false(x):
                 return self.false
-            if not z3.is_true(x) and not any(x.eq(k) for k in kept):
+            if not z3.is_true(x) and (i := x.get_id()) not in seen:  # terms are hash-consed
+                seen.add(i)
                 kept.append(x)
         if not kept:
             return self.true
         return kept[0] if len(kept) == 1 else z3.And(*kept)
 
     def or_(self, *xs: z3.BoolRef) -> z3.BoolRef:
-        kept = []
+        kept, seen = [], set()
         for x in xs:
             if z3.is_true(x):
                 return self.true
-            if not z3.is_false(x) and not any(x.eq(k) for k in kept):
+            if not z3.is_false(x) and (i := x.get_id()) not in seen:  # terms are hash-consed
+                seen.add(i)
                 kept.append(x)
         if not kept:
             return self.false

@@ -206,10 +206,7 @@ def _conforming_entity(
     if decl is None:
         raise EntitiesError(f"{where}: entity type `{uid.type}` is not declared in the schema")
     if decl.enum is not None and uid.id not in decl.enum:
-        choices = ", ".join(f'"{c}"' for c in decl.enum)
-        raise EntitiesError(
-            f"{where}: `{uid.id}` is not one of the ids of enumerated type `{uid.type}` ({choices})"
-        )
+        raise EntitiesError(f"{where}: {_not_in_enum(uid, schema)}")
     attrs = record_from_json_typed(raw_attrs, decl.shape, f"{where}, attributes")
     allowed = schema.entity_type_ancestors(uid.type)
     for p in parents:
@@ -230,7 +227,16 @@ def _conforming_entity(
             k: value_from_json_typed(v, decl.tags, f"{where}, tag `{k}`")
             for k, v in raw_tags.items()
         }
+    bad = schema.invalid_enum_uid(frozenset(parents)) or schema.invalid_enum_uid(attrs)
+    bad = bad or schema.invalid_enum_uid(tags)
+    if bad is not None:
+        raise EntitiesError(f"{where}: {_not_in_enum(bad, schema)}")
     return Entity(uid, attrs, parents, Record(tags))
+
+
+def _not_in_enum(uid: EntityUID, schema: Schema) -> str:
+    choices = ", ".join(f'"{c}"' for c in schema.entity_types[uid.type].enum or ())
+    return f"`{uid.id}` is not one of the ids of enumerated type `{uid.type}` ({choices})"
 
 
 def _conforming_action(

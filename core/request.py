@@ -95,6 +95,11 @@ class Request:
                     )
         if decl is not None:
             context = record_from_json_typed(raw_context, decl.context, "context")
+            bad = schema.invalid_enum_uid(context) if schema is not None and validate else None
+            if bad is not None:
+                raise RequestError(
+                    f"context: `{bad}` is not one of the ids of enumerated type `{bad.type}`"
+                )
         else:
             value = value_from_json(raw_context, "context")
             if not isinstance(value, Record):

@@ -181,6 +181,21 @@ class Schema:
         """The entity types whose entities an entity of type `name` may be in, transitively."""
         return self._entity_type_ancestors.get(name, frozenset())
 
+    def invalid_enum_uid(self, value: Any) -> EntityUID | None:
+        """The first entity in `value` (an entity, or a value holding some) whose type is
+        enumerated but whose id is not one of the enum's, if there is one."""
+        if isinstance(value, EntityUID):
+            decl = self.entity_types.get(value.type)
+            bad = decl is not None and decl.enum is not None and value.id not in decl.enum
+            return value if bad else None
+        if isinstance(value, frozenset):
+            items: Iterable[Any] = value
+        elif isinstance(value, Mapping):
+            items = value.values()
+        else:
+            return None
+        return next((u for v in items if (u := self.invalid_enum_uid(v)) is not None), None)
+
     @cached_property
     def _action_types(self) -> frozenset[str]:
         return frozenset(uid.type for uid in self.actions)

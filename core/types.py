@@ -102,8 +102,11 @@ STRING = StringType()
 
 
 def _lub_attr(a: Attribute, b: Attribute) -> Attribute | None:
+    """Strict mode joins an attribute only with one of the same optionality."""
+    if a.required != b.required:
+        return None
     t = lub(a.type, b.type)
-    return None if t is None else Attribute(t, a.required and b.required)
+    return None if t is None else Attribute(t, a.required)
 
 
 def lub(a: SchemaType, b: SchemaType) -> SchemaType | None:

@@ -107,12 +107,50 @@ class Decoder:
 
     def set_elements(self, v: z3.ExprRef, elem: SchemaType) -> set[Value]:
         entries, default = self.array_entries(v)
-        out = {self.literal(i, elem) for i, member in entries if z3.is_true(member)}
+        out = set()
+        for index, member in entries:
+            decoded = self.literal(index, elem)  # a candidate for the other sets, even if absent
+            if z3.is_true(member):
+                out.add(decoded)
         if default is not False:
             for candidate in self.candidates(elem):
                 if z3.is_true(self.eval(z3.Select(v, self.u.value(candidate, elem)))):
                     out.add(candidate)
+            if not out:
+                witness = self.member(v, entries, default, elem)
+                if witness is not None:
+                    out.add(witness)
         return out
+
+    def member(
+        self,
+        v: z3.ExprRef,
+        entries: list[tuple[z3.ExprRef, z3.ExprRef]],
+        default: bool | None,
+        elem: SchemaType,
+    ) -> Value | None:
+        """Some member of a model set that none of the candidates is in, if it has one.
+
+        A model set may hold values no formula computes (`!s.isEmpty()` needs only one); such a
+        member is found by a small query on the model's set alone, and kept as a candidate so
+        that the other sets equal to this one in the model decode to the same members.
+        """
+        if default is None:
+            array = v
+        else:
+            array = z3.K(v.domain(), z3.BoolVal(default, self.u.ctx))  # type: ignore[attr-defined]
+            for index, member in reversed(entries):
+                array = z3.Store(array, index, member)
+        x = z3.Const("member", v.domain())  # type: ignore[attr-defined]
+        solver = z3.Solver(ctx=self.u.ctx)
+        solver.set(timeout=5000)
+        solver.add(z3.Select(array, x), self.env.wf(x, elem))
+        if solver.check() != z3.sat:
+            return None
+        found = Decoder(self.env, solver.model())
+        value = found.literal(found.eval(x), elem)
+        self.seen[normalize(elem)].add(value)
+        return value
 
     def array_entries(
         self, v: z3.ExprRef

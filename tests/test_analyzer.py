@@ -413,3 +413,32 @@ def test_decision_rule_proofs() -> None:
     explicit, overrides = analyzer.prove_rule(buggy, 3)
     assert explicit.verdict is Verdict.REFUTED and explicit.allowed and not any(explicit.permits)
     assert overrides.verdict is Verdict.HOLDS
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "!resource.photos.isEmpty()",
+        "!resource.photos.isEmpty() && principal.photos == resource.photos",
+        "!resource.photos.isEmpty() && principal.photos != resource.photos",
+        "resource.photos.containsAll(principal.photos) && principal.photos != resource.photos",
+    ],
+)
+def test_counterexample_sets_hold_members_no_formula_names(condition: str) -> None:
+    """A set the formulas see only through `isEmpty` or `==` still decodes with members that
+    keep the counterexample true: it replays, and cedarpy agrees."""
+    schema_text = """
+    entity Photo;
+    entity U = { photos: Set<Photo>, albums: Set<Set<Photo>> };
+    action act appliesTo { principal: [U], resource: [U] };
+    """
+    text = f"permit(principal, action, resource) when {{ {condition} }};"
+    result = analyzer.check_always_denies(PolicySet.from_str(text), Schema.from_str(schema_text))
+    assert result.verdict is Verdict.REFUTED
+    found = [e.counterexample for e in result.environments if e.counterexample is not None]
+    assert found
+    for cx in found:
+        answer = cedarpy.is_authorized(
+            cx.request.to_json(), text, cx.entities.to_json(), schema_text
+        )
+        assert answer.decision.value == "Allow", cx.to_json()

@@ -24,12 +24,13 @@ entity User in [Group] = {
   addr?: ipaddr,
   scores?: Set<Long>,
   info?: { active: Bool },
+  favorite?: Color,
 } tags String;
 entity Color enum ["red", "blue"];
 action view appliesTo {
   principal: [User],
   resource: [Group, Color],
-  context: { n: Long, limit?: decimal },
+  context: { n: Long, limit?: decimal, shade?: Color },
 };
 action edit in [view];
 """
@@ -122,6 +123,11 @@ BAD = [
         "enum id not declared",
         [{"uid": {"type": "Color", "id": "green"}, "attrs": {}, "parents": []}],
         "is not one of the ids of enumerated type `Color`",
+    ),
+    (
+        "enum id not declared, in an attribute",
+        [user({"name": "n", "favorite": {"type": "Color", "id": "green"}})],
+        "`green` is not one of the ids of enumerated type `Color`",
     ),
     (
         "undeclared action",
@@ -284,6 +290,11 @@ BAD_REQUESTS = [
         "is not one of the ids of enumerated type `Color`",
     ),
     (
+        "enum id not declared, in the context",
+        req(context={"n": 1, "shade": {"type": "Color", "id": "green"}}),
+        'context: `Color::"green"` is not one of the ids of enumerated type `Color`',
+    ),
+    (
         "missing context attribute",
         req(context={}),
         "expected the required attribute `n` to be present",
@@ -343,3 +354,29 @@ def test_cedar_rejects_bad_entities(case: str, entities: list[Any], message: str
 )
 def test_cedar_rejects_bad_requests(case: str, spec: dict[str, Any], message: str) -> None:
     assert not _cedar_accepts([], spec)
+
+
+ENUM_SCHEMA = """
+entity Role enum ["admin", "staff"];
+entity Member in [Role] = { roles: Set<Role> } tags Role;
+action act appliesTo { principal: [Member], resource: [Member] };
+"""
+
+
+@pytest.mark.parametrize(
+    "entity",
+    [
+        {"parents": [{"type": "Role", "id": "root"}]},
+        {"attrs": {"roles": [{"type": "Role", "id": "admin"}, {"type": "Role", "id": "root"}]}},
+        {"tags": {"level": {"type": "Role", "id": "root"}}},
+    ],
+    ids=["parent", "set attribute", "tag"],
+)
+def test_enumerated_ids_are_checked_wherever_an_entity_is_named(entity: dict[str, Any]) -> None:
+    """Every reference to an entity of an enumerated type must use one of its ids."""
+    item = {"uid": {"type": "Member", "id": "m"}, "attrs": {"roles": []}, "parents": [], **entity}
+    schema = Schema.from_str(ENUM_SCHEMA)
+    with pytest.raises(EntitiesError, match="`root` is not one of the ids of enumerated type"):
+        Entities.from_json([item], schema)
+    fixed = json.loads(json.dumps(item).replace('"root"', '"staff"'))
+    assert len(Entities.from_json([fixed], schema)) >= 1

@@ -249,6 +249,11 @@ RULES: list[tuple[str, str, str | None]] = [
         when('action == Action::"fly"'),
         'unrecognized action `Action::"fly"`',
     ),
+    (
+        "records that differ in an attribute's optionality have no upper bound",
+        when('principal.address == {city: "x", zip: "y"}'),
+        "the types {city: String, zip?: String} and {city: String, zip: String} are not compatible",
+    ),
     ("an enumerated entity", when('Color::"red" == Color::"blue"'), None),
     (
         "an undeclared enumerated entity",

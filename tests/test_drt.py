@@ -1,0 +1,213 @@
+"""Differential random testing on fixed seeds: cedar-smt against cedarpy (Cedar's Rust engine).
+
+Each check (tests/drt/checks.py) runs on thousands of generated cases, in chunks so that
+pytest-xdist spreads them, and must find no mismatch; each chunk must also exercise every
+construct the generators are meant to produce, so that a generator that stops producing one
+fails here. Every mismatch fails the test. The repro files in tests/drt/repros/ are the
+mismatches earlier runs found, each fixed since: they must replay without mismatch.
+Longer runs: `python -m tests.drt --check all --minutes 10`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import encoder.concrete
+from core import ValidationResult
+
+pytest.importorskip("cedarpy")
+
+from drt import checks, sides, symbolic
+from drt.checks import CHECKS, Outcome
+from drt.coverage import constructs
+from drt.generators import Case, case_seed, generate
+from drt.repro import load, make_repro, replay, save
+from drt.shrink import drop_policy, shrink
+
+MASTER_SEED = 20250101
+CHUNKS = {"a": (12, 250), "b": (12, 250), "c": (8, 120)}  # check -> (chunks, cases per chunk)
+REPROS = Path(__file__).parent / "drt" / "repros"
+
+POLICY_CONSTRUCTS = (
+    "in", "in set", "has", "like", "is", "is in", "tags", "getTag", "set ops", "if", "unless",
+    "arithmetic", "decimal", "ipaddr", "datetime", "duration", "template", "scope ==",
+)  # fmt: skip
+OUTCOMES = {
+    "a": ("allow", "deny", "errored", "refused", "entities refused by both"),
+    "b": ("passed", "failed"),
+    "c": ("points", "policy outcomes", "counterexamples"),
+}
+
+
+def run_chunk(letter: str, chunk: int) -> tuple[list[str], Counter[str]]:
+    """The mismatches, and the counts of what the cases exercised."""
+    size = CHUNKS[letter][1]
+    mismatches: list[str] = []
+    counts: Counter[str] = Counter()
+    for index in range(chunk * size, (chunk + 1) * size):
+        case = generate(case_seed(MASTER_SEED, index))
+        outcome: Outcome = CHECKS[letter](case)
+        for m in outcome.mismatches:
+            mismatches.append(f"case {index} (seed {case.seed}): {m.description}")
+        counts.update(outcome.counts)
+        counts.update(constructs(case))
+    return mismatches, counts
+
+
+def chunks(letter: str) -> list[int]:
+    return list(range(CHUNKS[letter][0]))
+
+
+def assert_covered(letter: str, counts: Counter[str]) -> None:
+    missing = [c for c in (*POLICY_CONSTRUCTS, *OUTCOMES[letter]) if counts[c] == 0]
+    assert missing == [], f"the cases exercised none of {missing}: {counts}"
+
+
+@pytest.mark.parametrize("chunk", chunks("a"))
+def test_authorization_agrees_with_cedar(chunk: int) -> None:
+    mismatches, counts = run_chunk("a", chunk)
+    assert mismatches == []
+    assert_covered("a", counts)
+
+
+@pytest.mark.parametrize("chunk", chunks("b"))
+def test_validation_agrees_with_cedar(chunk: int) -> None:
+    mismatches, counts = run_chunk("b", chunk)
+    assert mismatches == []
+    assert_covered("b", counts)
+    # mostly well-typed, so that evaluation goes deep, but ill-typed policies too
+    share = counts["validating policies"] / (
+        counts["validating policies"] + counts["failing policies"]
+    )
+    assert 0.6 < share < 0.97
+
+
+@pytest.mark.parametrize("chunk", chunks("c"))
+def test_encoder_and_analyses_agree(chunk: int) -> None:
+    mismatches, counts = run_chunk("c", chunk)
+    assert mismatches == []
+    assert_covered("c", counts)
+    assert counts["points"] > 3 * CHUNKS["c"][1]
+
+
+def _repro_params() -> list[object]:
+    return [pytest.param(p, id=p.stem) for p in sorted(REPROS.glob("*.json"))]
+
+
+@pytest.mark.parametrize("path", _repro_params())
+def test_saved_repro_agrees(path: Path) -> None:
+    assert replay(load(path)) == []
+
+
+# --- the tooling itself: deterministic, and able to fail ------------------------------------
+
+
+def test_cases_are_determined_by_their_seed() -> None:
+    seeds = [case_seed(MASTER_SEED, i) for i in range(20)]
+    assert len(set(seeds)) == 20 and seeds == [case_seed(MASTER_SEED, i) for i in range(20)]
+    for seed in seeds[:5]:
+        assert generate(seed) == generate(seed)
+        assert Case.from_json(generate(seed).to_json()) == generate(seed)
+
+
+def _flip_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make our authorizer wrong: it answers the opposite decision."""
+    real = sides.is_authorized
+
+    def wrong(*args: object) -> object:
+        response = real(*args)  # type: ignore[arg-type]
+        flipped = "deny" if response.decision == "allow" else "allow"
+        return replace(response, decision=flipped)
+
+    monkeypatch.setattr(sides, "is_authorized", wrong)
+
+
+def _agreeing_case() -> Case:
+    for i in range(50):
+        case = generate(case_seed(MASTER_SEED, i))
+        outcome = checks.check_authorization(case)
+        if outcome.counts["allow"] + outcome.counts["deny"] >= 3 and not outcome.mismatches:
+            return case
+    raise AssertionError("no usable case among the first 50")
+
+
+def test_authorization_check_detects_a_wrong_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = _agreeing_case()
+    _flip_decisions(monkeypatch)
+    kinds = {m.kind for m in checks.check_authorization(case).mismatches}
+    assert "decision" in kinds
+
+
+def test_validation_check_detects_a_wrong_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = next(
+        c
+        for c in map(generate, range(100))
+        if checks.check_validation(c).counts["failing policies"] and not c.templates
+    )
+    monkeypatch.setattr(checks, "validate", lambda *args: ValidationResult(()))
+    kinds = {m.kind for m in checks.check_validation(case).mismatches}
+    assert kinds == {"validation"}
+
+
+def test_encoder_check_detects_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the evaluator's decisions flipped, the encoding pinned to a request disagrees."""
+    case = next(
+        c for c in map(generate, range(100)) if checks.check_encoder(c).counts["points"] >= 3
+    )
+    real = encoder.concrete.is_authorized
+
+    def wrong(*args: object) -> object:
+        response = real(*args)  # type: ignore[arg-type]
+        return replace(response, decision="deny" if response.allowed else "allow")
+
+    monkeypatch.setattr(encoder.concrete, "is_authorized", wrong)
+    outcome = symbolic.check_encoder(case, analysis_timeout=None)
+    assert outcome.mismatches and {m.kind for m in outcome.mismatches} == {"encoder"}
+
+
+def test_a_mismatch_is_shrunk_saved_and_replayed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    case = _agreeing_case()
+    _flip_decisions(monkeypatch)
+    mismatch = next(m for m in checks.check_authorization(case).mismatches)
+    repro = make_repro("a", case, mismatch, MASTER_SEED, 0)
+    small = Case.from_json(repro["case"])
+    assert len(small.requests) == 1
+    assert len(small.policies) + len(small.entities) < len(case.policies) + len(case.entities)
+    assert checks.check_authorization(small).mismatches  # still wrong while the bug is in
+    path = save(repro, tmp_path)
+    assert load(path)["policies"] == small.policies_text
+    assert load(path)["requests"] == list(small.requests)
+    monkeypatch.undo()
+    assert replay(load(path)) == []  # and fixed once it is gone
+
+
+def test_shrinking_renumbers_template_links() -> None:
+    case = Case(
+        seed=0,
+        schema="entity U; action a appliesTo { principal: U, resource: U };",
+        policies=(
+            "permit(principal, action, resource);",
+            "permit(principal == ?principal, action, resource);",
+            "forbid(principal, action, resource in ?resource);",
+        ),
+        links=(
+            {"templateId": "policy1", "newId": "l0", "values": {"?principal": 'U::"a"'}},
+            {"templateId": "policy2", "newId": "l1", "values": {"?resource": 'U::"a"'}},
+        ),
+        templates=(1, 2),
+    )
+    smaller = drop_policy(case, 1)
+    assert smaller.policies == case.policies[::2]
+    assert smaller.links == (
+        {"templateId": "policy1", "newId": "l1", "values": case.links[1]["values"]},
+    )
+    assert smaller.templates == (1,)
+    # the shrinker keeps only what the failure needs: here, the forbid template and its link
+    kept = shrink(case, lambda c: any("forbid" in p for p in c.policies) and bool(c.links))
+    assert kept.policies == (case.policies[2],) and len(kept.links) == 1

@@ -1,6 +1,6 @@
 """The command line: run many seeded cases of the checks in parallel and save the mismatches.
 
-    python -m tests.drt --check a|b|c|all (--cases N | --minutes T) [--jobs J] [--seed S]
+    python -m tests.drt [--check a|b|c|all ...] (--cases N | --minutes T) [--jobs J] [--seed S]
                         [--start I] [--out DIR] [--ledger FILE]
 
 Case `i` of a run is generated from `case_seed(S, i)` alone, so any case reproduces by
@@ -172,7 +172,14 @@ def report(tallies: dict[str, Tally], start: int = 0) -> str:
 
 
 @click.command()
-@click.option("--check", "which", type=click.Choice(["a", "b", "c", "all"]), default="all")
+@click.option(
+    "--check",
+    "which",
+    type=click.Choice(["a", "b", "c", "all"]),
+    multiple=True,
+    default=["all"],
+    help="a (authorization), b (validation), c (encoder) or all; may be repeated",
+)
 @click.option("--cases", type=int, default=None, help="cases per check")
 @click.option("--minutes", type=float, default=None, help="run until this much time has passed")
 @click.option("--jobs", type=int, default=None, help="processes (default: one per core)")
@@ -186,7 +193,7 @@ def report(tallies: dict[str, Tally], start: int = 0) -> str:
     help="append a JSON line per check recording this run",
 )
 def main(
-    which: str,
+    which: tuple[str, ...],
     cases: int | None,
     minutes: float | None,
     jobs: int | None,
@@ -200,7 +207,7 @@ def main(
         raise click.UsageError("give exactly one of --cases and --minutes")
     master = seed if seed is not None else random.SystemRandom().randrange(2**32)
     click.echo(f"master seed: {master}")
-    letters = ["a", "b", "c"] if which == "all" else [which]
+    letters = ["a", "b", "c"] if "all" in which else sorted(set(which))
     jobs = jobs or multiprocessing.cpu_count()
     began, clock = datetime.now(timezone.utc), time.monotonic()
     tallies = run(letters, master, cases, minutes, jobs, out, start)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import combinations, islice, product
 from typing import Any
 
 import z3
@@ -107,44 +109,35 @@ class Decoder:
 
     def set_elements(self, v: z3.ExprRef, elem: SchemaType) -> set[Value]:
         entries, default = self.array_entries(v)
-        out = set()
-        for index, member in entries:
-            decoded = self.literal(index, elem)  # a candidate for the other sets, even if absent
-            if z3.is_true(member):
-                out.add(decoded)
-        if default is not False:
-            for candidate in self.candidates(elem):
-                if z3.is_true(self.eval(z3.Select(v, self.u.value(candidate, elem)))):
-                    out.add(candidate)
-            if not out:
-                witness = self.member(v, entries, default, elem)
-                if witness is not None:
-                    out.add(witness)
+        explicit: dict[Value, bool] = {}
+        for index, member in entries:  # the outermost store comes first, and wins
+            explicit.setdefault(self.literal(index, elem), z3.is_true(member))
+        out = {value for value, member in explicit.items() if member}
+        if default is False:
+            return out
+        if default is True:
+            # every value but the listed absent ones: decoded as the values that matter, and
+            # one more that nothing names, which stands for all the others
+            domain = self.candidates(elem)
+            spare = self.unused(elem, domain)
+            if spare is not None:
+                domain.add(spare)
+            return out | {value for value in domain if explicit.get(value, True)}
+        for candidate in self.candidates(elem):
+            if z3.is_true(self.eval(z3.Select(v, self.u.value(candidate, elem)))):
+                out.add(candidate)
+        if not out:
+            witness = self.member(v, elem)
+            if witness is not None:
+                out.add(witness)
         return out
 
-    def member(
-        self,
-        v: z3.ExprRef,
-        entries: list[tuple[z3.ExprRef, z3.ExprRef]],
-        default: bool | None,
-        elem: SchemaType,
-    ) -> Value | None:
-        """Some member of a model set that none of the candidates is in, if it has one.
-
-        A model set may hold values no formula computes (`!s.isEmpty()` needs only one); such a
-        member is found by a small query on the model's set alone, and kept as a candidate so
-        that the other sets equal to this one in the model decode to the same members.
-        """
-        if default is None:
-            array = v
-        else:
-            array = z3.K(v.domain(), z3.BoolVal(default, self.u.ctx))  # type: ignore[attr-defined]
-            for index, member in reversed(entries):
-                array = z3.Store(array, index, member)
+    def member(self, v: z3.ExprRef, elem: SchemaType) -> Value | None:
+        """Some member of a model set in no closed form, found by a small query on it alone."""
         x = z3.Const("member", v.domain())  # type: ignore[attr-defined]
         solver = z3.Solver(ctx=self.u.ctx)
         solver.set(timeout=5000)
-        solver.add(z3.Select(array, x), self.env.wf(x, elem))
+        solver.add(z3.Select(v, x), self.env.wf(x, elem))
         if solver.check() != z3.sat:
             return None
         found = Decoder(self.env, solver.model())
@@ -180,11 +173,54 @@ class Decoder:
                     found.add(self._literal(v, ty))
         return found
 
+    def unused(self, ty: SchemaType, taken: set[Value]) -> Value | None:
+        """A value of type `ty` that is not in `taken`, if the type has one."""
+        return next((v for v in self.values_of(ty, len(taken) + 1) if v not in taken), None)
+
+    def values_of(self, ty: SchemaType, n: int) -> Iterator[Value]:
+        """Distinct values of type `ty`: at least `n` of them, or all if the type has fewer."""
+        match ty:
+            case BoolType():
+                yield from (False, True)
+            case LongType():
+                yield from (Long(i) for i in range(n))
+            case StringType():
+                yield from (f"v{i}" for i in range(n))
+            case EntityType(name=name):
+                ids = self.u.entity_sort(name).ids
+                yield from (EntityUID(name, i) for i in (ids or (f"e{i}" for i in range(n))))
+            case SetType(element=e):
+                elements = list(islice(self.values_of(e, n), n))
+                for size in range(len(elements) + 1):
+                    yield from (frozenset(c) for c in combinations(elements, size))
+            case RecordType():
+                choices = []
+                for name, attr in ty.attributes:
+                    values: list[Any] = list(islice(self.values_of(attr.type, n), n))
+                    choices.append(
+                        [(name, v) for v in values] + ([None] if not attr.required else [])
+                    )
+                for fields in product(*choices):
+                    yield Record(dict(f for f in fields if f is not None))
+            case ExtensionType(name="ipaddr"):
+                yield from (IPAddr(False, i, 32) for i in range(n))
+            case ExtensionType(name="decimal"):
+                yield from (Decimal(i) for i in range(n))
+            case ExtensionType(name="datetime"):
+                yield from (Datetime(i) for i in range(n))
+            case ExtensionType(name="duration"):
+                yield from (Duration(i) for i in range(n))
+
     # the counterexample
 
     def decode(self) -> Counterexample:
-        self._decode()  # a first pass finds the values that matter
-        return self._decode()
+        # each pass may find more values that matter, which the next pass decodes sets against
+        size = -1
+        for _ in range(6):
+            cx = self._decode()
+            if size == (size := sum(len(found) for found in self.seen.values())):
+                break
+        return cx
 
     def _decode(self) -> Counterexample:
         env = self.env

@@ -422,6 +422,9 @@ def test_decision_rule_proofs() -> None:
         "!resource.photos.isEmpty() && principal.photos == resource.photos",
         "!resource.photos.isEmpty() && principal.photos != resource.photos",
         "resource.photos.containsAll(principal.photos) && principal.photos != resource.photos",
+        "!resource.albums.isEmpty() && !principal.albums.containsAll(resource.albums)",
+        "resource.albums.contains(principal.photos) && !resource.albums.contains(resource.photos)",
+        "principal.albums == resource.albums && principal.photos != resource.photos",
     ],
 )
 def test_counterexample_sets_hold_members_no_formula_names(condition: str) -> None:

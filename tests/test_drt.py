@@ -37,7 +37,7 @@ POLICY_CONSTRUCTS = (
     "arithmetic", "decimal", "ipaddr", "datetime", "duration", "template", "scope ==",
 )  # fmt: skip
 OUTCOMES = {
-    "a": ("allow", "deny", "errored", "refused", "entities refused by both"),
+    "a": ("allow", "deny", "errored", "overflow", "refused", "entities refused by both"),
     "b": ("passed", "failed"),
     "c": ("points", "policy outcomes", "counterexamples"),
 }

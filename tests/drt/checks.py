@@ -81,6 +81,7 @@ def check_authorization(case: Case) -> Outcome:
             continue
         counts[mine["decision"]] += 1
         counts["errored" if mine["errors"] else "no error"] += 1
+        counts["overflow"] += mine.get("overflows", 0)
     return Outcome("authorization", tuple(mismatches), counts=counts)
 
 

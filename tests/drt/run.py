@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -245,4 +246,26 @@ def _ledger_line(
         "mismatching": t.mismatching,
         "unusable": sum(t.skipped.values()),
         "cedarpy": version("cedarpy"),
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """The commit the run's code is at, so that a ledger line names the generators it used."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+    ).stdout.strip()
+    return found.stdout.strip() + ("+changes" if dirty else "")

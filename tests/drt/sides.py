@@ -164,7 +164,9 @@ def our_answers(case: Case) -> list[dict[str, Any]]:
             out.append({"refused": str(err)})
             continue
         response = is_authorized(request, ours.policies, ours.entities)
-        out.append(answer(response.decision, response.reasons, response.errors))
+        mine = answer(response.decision, response.reasons, response.errors)
+        mine["overflows"] = sum("integer overflow" in m for m in response.errors.values())
+        out.append(mine)
     return out
 
 

@@ -86,7 +86,7 @@ def make_world(rng: random.Random, schema: SchemaModel) -> World:
 
 
 def long_value(rng: random.Random) -> int:
-    return rng.choice(BIG_LONGS) if rng.random() < 0.25 else rng.choice(SMALL_LONGS)
+    return rng.choice(BIG_LONGS) if rng.random() < 0.35 else rng.choice(SMALL_LONGS)
 
 
 def ext_literal(rng: random.Random, name: str, valid: bool = True) -> str:

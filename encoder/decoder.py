@@ -98,7 +98,7 @@ class Decoder:
                 return Record(fields)
             case ExtensionType(name="ipaddr"):
                 v6, addr, prefix = v.children()
-                return IPAddr(z3.is_true(v6), addr.as_long(), prefix.as_long())  # type: ignore[attr-defined]
+                return valid_ip(z3.is_true(v6), addr.as_long(), prefix.as_long())  # type: ignore[attr-defined]
             case ExtensionType(name="decimal"):
                 return Decimal(v.as_signed_long())  # type: ignore[attr-defined]
             case ExtensionType(name="datetime"):
@@ -291,6 +291,17 @@ class Decoder:
                 assert isinstance(uid, EntityUID)
                 named.add(uid)
         return named
+
+
+def valid_ip(v6: bool, addr: int, prefix: int) -> IPAddr:
+    """The address a model gives, made one Cedar can hold if it is not.
+
+    The formulas constrain every address they read to be well formed; one they never read (an
+    attribute of an entity in the store that no policy looks at) may be anything in the model,
+    and any well-formed value serves as well.
+    """
+    width = 128 if v6 else 32
+    return IPAddr(v6, addr % (1 << width), min(prefix, width))
 
 
 def decode(env: SymEnv, model: z3.ModelRef) -> Counterexample:

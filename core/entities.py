@@ -205,7 +205,7 @@ def _conforming_entity(
     decl = schema.entity_types.get(uid.type)
     if decl is None:
         raise EntitiesError(f"{where}: entity type `{uid.type}` is not declared in the schema")
-    if decl.enum is not None and uid.id not in decl.enum:
+    if schema.invalid_enum_uid(uid) is not None:
         raise EntitiesError(f"{where}: {_not_in_enum(uid, schema)}")
     attrs = record_from_json_typed(raw_attrs, decl.shape, f"{where}, attributes")
     allowed = schema.entity_type_ancestors(uid.type)

@@ -88,8 +88,7 @@ class Request:
                         f"{role} type `{uid.type}` is not valid for `{action}` "
                         f"(it applies to {names})"
                     )
-                etype = schema.entity_types.get(uid.type)
-                if etype is not None and etype.enum is not None and uid.id not in etype.enum:
+                if schema.invalid_enum_uid(uid) is not None:
                     raise RequestError(
                         f"{role} `{uid}` is not one of the ids of enumerated type `{uid.type}`"
                     )

@@ -260,6 +260,15 @@ def _with_progress(
         sys.exit(EXIT_INTERNAL)
 
 
+_required_schema = click.option(
+    "--schema",
+    "schema_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cedar or JSON schema.",
+)
+
+
 def environment_filters(fn: F) -> F:
     """The options restricting the request environments analysed."""
     fn = click.option("--resource-type", help="Only request environments with this resource type.")(
@@ -276,13 +285,7 @@ def environment_filters(fn: F) -> F:
 def analysis_options(fn: F) -> F:
     """The options every analysis takes."""
     decorators = [
-        click.option(
-            "--schema",
-            "schema_path",
-            required=True,
-            type=click.Path(dir_okay=False),
-            help="Cedar or JSON schema.",
-        ),
+        _required_schema,
         environment_filters,
         click.option(
             "--timeout",
@@ -604,13 +607,7 @@ def _output_options(fn: F) -> F:
 @main.command()
 @click.argument("old_path", metavar="OLD", type=click.Path(dir_okay=False))
 @click.argument("new_path", metavar="NEW", type=click.Path(dir_okay=False))
-@click.option(
-    "--schema",
-    "schema_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Cedar or JSON schema.",
-)
+@_required_schema
 @environment_filters
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per solver call."
@@ -670,13 +667,7 @@ def diff(
 
 @main.command()
 @click.argument("policies_path", metavar="POLICIES", type=click.Path(dir_okay=False))
-@click.option(
-    "--schema",
-    "schema_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Cedar or JSON schema.",
-)
+@_required_schema
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per environment."
 )

@@ -215,12 +215,15 @@ class Decoder:
 
     def decode(self) -> Counterexample:
         # each pass may find more values that matter, which the next pass decodes sets against
-        size = -1
         for _ in range(6):
+            before = self._seen_count()
             cx = self._decode()
-            if size == (size := sum(len(found) for found in self.seen.values())):
+            if self._seen_count() == before:
                 break
         return cx
+
+    def _seen_count(self) -> int:
+        return sum(len(found) for found in self.seen.values())
 
     def _decode(self) -> Counterexample:
         env = self.env

@@ -22,7 +22,7 @@ from typing import Any
 
 import cedarpy
 
-from core import CedarError, PolicySet, Schema, validate
+from core import CedarError, PolicySet, validate
 
 from .generators import Case
 from .sides import (
@@ -32,6 +32,7 @@ from .sides import (
     crash_text,
     guarded,
     our_answers,
+    read_schema,
 )
 from .symbolic import check_encoder
 
@@ -95,7 +96,7 @@ def _short(side: Any) -> Any:
 
 def our_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
     try:
-        schema = Schema.from_str(schema_text)
+        schema = read_schema(schema_text)
     except CedarError as err:
         return {"refused": "schema", "message": str(err)}
     try:

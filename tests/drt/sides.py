@@ -14,6 +14,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import cedarpy
@@ -69,11 +70,17 @@ class Ours:
     entities: Entities
 
 
+@lru_cache(maxsize=4)
+def read_schema(text: str) -> Schema:
+    """Our reading of a schema: the checks read a case's schema once, however many sets."""
+    return Schema.from_str(text)
+
+
 def load_ours(case: Case) -> Ours:
     """Our reading of the case; `Refused` names the stage that refused it."""
     stage = "schema"
     try:
-        schema = Schema.from_str(case.schema)
+        schema = read_schema(case.schema)
         stage = "policies"
         policies = PolicySet.from_str(case.policies_text)
         stage = "links"
@@ -88,7 +95,10 @@ def load_ours(case: Case) -> Ours:
 
 def cedar_policies(text: str, links: list[dict[str, Any]]) -> Any:
     """A cedarpy policy set with the templates linked (links in Cedar's JSON form)."""
-    policies = cedarpy.PolicySet.from_str(text)
+    return _link(cedarpy.PolicySet.from_str(text), links)
+
+
+def _link(policies: Any, links: list[dict[str, Any]]) -> Any:
     if links:
         policies = policies.with_linked_batch(
             [
@@ -116,9 +126,9 @@ def load_cedar(case: Case) -> tuple[Any, Any, Any]:
     try:
         schema = cedar_schema(case.schema)
         stage = "policies"
-        cedarpy.PolicySet.from_str(case.policies_text)
+        policies = cedarpy.PolicySet.from_str(case.policies_text)
         stage = "links"
-        policies = cedar_policies(case.policies_text, list(case.links))
+        policies = _link(policies, list(case.links))
         stage = "entities"
         entities = cedarpy.Entities.from_json_str(json.dumps(list(case.entities)), schema)
     except ValueError as err:

@@ -10,11 +10,13 @@ Longer runs: `python -m tests.drt --check all --minutes 10`.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import encoder.concrete
 from core import ValidationResult
@@ -26,6 +28,7 @@ from drt.checks import CHECKS, Outcome
 from drt.coverage import constructs
 from drt.generators import Case, case_seed, generate
 from drt.repro import load, make_repro, replay, save
+from drt.run import main as run_main
 from drt.shrink import drop_policy, shrink
 
 MASTER_SEED = 20250101
@@ -211,3 +214,35 @@ def test_shrinking_renumbers_template_links() -> None:
     # the shrinker keeps only what the failure needs: here, the forbid template and its link
     kept = shrink(case, lambda c: any("forbid" in p for p in c.policies) and bool(c.links))
     assert kept.policies == (case.policies[2],) and len(kept.links) == 1
+
+
+def test_the_runner_counts_resumes_and_records_a_part(tmp_path: Path) -> None:
+    ledger = tmp_path / "runs.jsonl"
+    args = ["--check", "a", "--check", "b", "--cases", "3", "--start", "5", "--jobs", "1"]
+    args += ["--seed", "7", "--out", str(tmp_path / "out"), "--ledger", str(ledger)]
+    result = CliRunner().invoke(run_main, args)
+    assert result.exit_code == 0, result.output
+    assert "master seed: 7" in result.output
+    assert "authorization: 3 cases, 3 agree" in result.output
+    assert "every case 5..7 run" in result.output
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert [(r["check"], r["first"], r["through"], r["cases"]) for r in lines] == [
+        ("authorization", 5, 7, 3),
+        ("validation", 5, 7, 3),
+    ]
+    assert all(r["master_seed"] == 7 and r["mismatching"] == 0 for r in lines)
+
+
+def test_the_runner_needs_a_number_of_cases_or_a_time() -> None:
+    result = CliRunner().invoke(run_main, ["--check", "a"])
+    assert result.exit_code == 2
+    assert "give --cases, --minutes or both" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_runner_refuses_a_ledger_it_cannot_write_before_running(tmp_path: Path) -> None:
+    ledger = tmp_path / "missing" / "runs.jsonl"
+    result = CliRunner().invoke(run_main, ["--cases", "1", "--ledger", str(ledger)])
+    assert result.exit_code == 2
+    assert "--ledger" in result.output and "No such file or directory" in result.output
+    assert "master seed" not in result.output

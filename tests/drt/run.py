@@ -211,6 +211,11 @@ def main(
     """Differential random testing of cedar-smt against cedarpy (Cedar's Rust engine)."""
     if cases is None and minutes is None:
         raise click.UsageError("give --cases, --minutes or both (whichever ends first)")
+    if ledger is not None:  # found unwritable now, not after hours of running
+        try:
+            ledger.open("a").close()
+        except OSError as err:
+            raise click.BadParameter(str(err), param_hint="--ledger") from None
     master = seed if seed is not None else random.SystemRandom().randrange(2**32)
     click.echo(f"master seed: {master}")
     letters = ["a", "b", "c"] if "all" in which else sorted(set(which))

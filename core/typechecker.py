@@ -317,9 +317,15 @@ class _Checker:
         expected = {UnaryOp.NOT: "Bool", UnaryOp.NEG: "Long", UnaryOp.IS_EMPTY: "a set"}[op]
         raise self.fail(f"unexpected type: expected {expected} but saw {a.ty}", a)
 
-    def type_of_eq(self, a: Expr, b: Expr) -> BoolType:
-        if isinstance(a, Lit) and isinstance(b, Lit) and not isinstance(a.value, frozenset):
-            return _bool(a.value == b.value)
+    def type_of_eq(self, x: BinaryApp, a: Expr, b: Expr) -> BoolType:
+        """`a == b`, typed, for the written `x`: two literals compare exactly, as written.
+
+        Short-circuiting makes a typed `true || e` the literal `true`, so it is the written
+        operands that decide, with `&&` and `||` of two Boolean literals counting as one.
+        """
+        la, lb = _written_literal(x.left), _written_literal(x.right)
+        if la is not None and lb is not None and not isinstance(la, frozenset):
+            return _bool(la == lb)
         if isinstance(a, Slot) or isinstance(b, Slot):
             return BOOL
         if lub(a.ty, b.ty) is not None:  # type: ignore[arg-type]
@@ -351,7 +357,7 @@ class _Checker:
         ta, tb = a.ty, b.ty
         match op:
             case BinaryOp.EQ:
-                return replace(node, ty=self.type_of_eq(a, b)), NONE
+                return replace(node, ty=self.type_of_eq(x, a, b)), NONE
             case BinaryOp.IN if isinstance(ta, EntityType) and (
                 isinstance(tb, EntityType)
                 or isinstance(b, Slot)
@@ -515,6 +521,18 @@ def unknown_entity(uid: EntityUID, schema: Schema) -> str | None:
 
 def _is_action_type(name: str) -> bool:
     return name == "Action" or name.endswith("::Action")
+
+
+def _written_literal(x: Expr) -> Value | None:
+    """The value of `x` if it is a literal once `&&` and `||` of two Boolean literals fold."""
+    match x:
+        case Lit(value=v):
+            return v
+        case And(left=a, right=b) | Or(left=a, right=b):
+            va, vb = _written_literal(a), _written_literal(b)
+            if isinstance(va, bool) and isinstance(vb, bool):
+                return (va and vb) if isinstance(x, And) else (va or vb)
+    return None
 
 
 def _entity_literals(x: Expr) -> list[EntityUID] | None:

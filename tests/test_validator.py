@@ -69,6 +69,21 @@ RULES: list[tuple[str, str, str | None]] = [
     ("is can be proved false, and then && stops", when("principal is Group && 1"), None),
     # --- equality
     ("== between literals is decided", when('1 == "a"'), None),
+    (
+        "&& and || of two boolean literals are literals to ==",
+        when("if (true || false) == (false && true) then 1 && true else true"),
+        None,
+    ),
+    (
+        "a short-circuited || is not a literal to ==",
+        when('if (true || principal.name == "a") == false then 1 && true else true'),
+        "unexpected type: expected Bool but saw Long",
+    ),
+    (
+        "a short-circuited && is not a literal to ==",
+        when("if (false && 1 == 2) == true then 1 && true else true"),
+        "unexpected type: expected Bool but saw Long",
+    ),
     ("== between entities of different types is false", when("principal == resource"), None),
     (
         "== between incompatible types",

@@ -22,7 +22,7 @@ from typing import Any
 
 import cedarpy
 
-from core import CedarError, PolicySet, validate
+from core import CedarError, validate
 
 from .generators import Case
 from .sides import (
@@ -32,6 +32,7 @@ from .sides import (
     crash_text,
     guarded,
     our_answers,
+    read_policies,
     read_schema,
 )
 from .symbolic import check_encoder
@@ -100,7 +101,7 @@ def our_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
     except CedarError as err:
         return {"refused": "schema", "message": str(err)}
     try:
-        policies = PolicySet.from_str(policies_text)
+        policies = read_policies(policies_text)
     except CedarError as err:
         return {"refused": "policies", "message": str(err)}
     result = validate(policies, schema)

@@ -20,6 +20,8 @@ from typing import Any
 import cedarpy
 
 from core import CedarError, Entities, PolicySet, Request, Schema, is_authorized
+from core.parser import parse_policies
+from core.policy import Policy
 
 from .generators import Case
 
@@ -76,13 +78,24 @@ def read_schema(text: str) -> Schema:
     return Schema.from_str(text)
 
 
+@lru_cache(maxsize=4)
+def _parse_policies(text: str) -> tuple[Policy, ...]:
+    return tuple(parse_policies(text))
+
+
+def read_policies(text: str) -> PolicySet:
+    """Our reading of a policy text, parsed once however many checks read it (a fresh set:
+    linking adds to it)."""
+    return PolicySet(_parse_policies(text))
+
+
 def load_ours(case: Case) -> Ours:
     """Our reading of the case; `Refused` names the stage that refused it."""
     stage = "schema"
     try:
         schema = read_schema(case.schema)
         stage = "policies"
-        policies = PolicySet.from_str(case.policies_text)
+        policies = read_policies(case.policies_text)
         stage = "links"
         if case.links:
             policies.link_json(list(case.links))

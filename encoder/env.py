@@ -45,6 +45,11 @@ class SymEnv:
         self.terms: dict[int, tuple[z3.ExprRef, SchemaType]] = {}
         self.tag_queries: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]] = {}
         self.used: set[str] = set()  # the store functions the formulas apply
+        # each application built once: the hierarchy assumptions ask for the same ones often
+        self._applied: dict[
+            tuple[str, tuple[int, ...]], tuple[z3.ExprRef, tuple[z3.ExprRef, ...]]
+        ] = {}
+        self._ancestor_types: dict[str, list[str]] = {}
         self.note_input(self.context, env.context)
 
     @property
@@ -86,7 +91,12 @@ class SymEnv:
     def apply(self, name: str, out: z3.SortRef, *args: z3.ExprRef) -> z3.ExprRef:
         """Apply the store function `name` (of the argument sorts, to `out`)."""
         self.used.add(name)
-        return self.u.function(name, *(a.sort() for a in args), out)(*args)
+        key = (name, tuple(a.get_id() for a in args))
+        found = self._applied.get(key)
+        if found is None:  # the arguments are kept alive with the result, so ids stay theirs
+            term = self.u.function(name, *(a.sort() for a in args), out)(*args)
+            found = self._applied[key] = (term, args)
+        return found[0]
 
     def attrs(self, t: z3.ExprRef, entity_type: str) -> z3.ExprRef:
         shape = self.attr_type(entity_type)
@@ -99,9 +109,14 @@ class SymEnv:
         return decl.shape if decl is not None else RecordType()
 
     def ancestor_types(self, entity_type: str) -> list[str]:
-        if self.is_action_type(entity_type):
-            return sorted({a.type for a in self.schema.actions})
-        return sorted(self.schema.entity_type_ancestors(entity_type))
+        found = self._ancestor_types.get(entity_type)
+        if found is None:
+            if self.is_action_type(entity_type):
+                found = sorted({a.type for a in self.schema.actions})
+            else:
+                found = sorted(self.schema.entity_type_ancestors(entity_type))
+            self._ancestor_types[entity_type] = found
+        return found
 
     def ancestors(self, t: z3.ExprRef, entity_type: str, ancestor_type: str) -> z3.ExprRef | None:
         """The set of `t`'s ancestors of type `ancestor_type`, or None when there can be none."""

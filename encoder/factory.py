@@ -40,25 +40,30 @@ class Factory:
         self.ctx = ctx
         self.true = z3.BoolVal(True, ctx)
         self.false = z3.BoolVal(False, ctx)
+        # terms are hash-consed: comparing ids is the cheapest test for the constants
+        self._true_id = self.true.get_id()
+        self._false_id = self.false.get_id()
 
     def bool(self, b: bool) -> z3.BoolRef:
         return self.true if b else self.false
 
     def not_(self, a: z3.BoolRef) -> z3.BoolRef:
-        if z3.is_true(a):
+        i = a.get_id()
+        if i == self._true_id:
             return self.false
-        if z3.is_false(a):
+        if i == self._false_id:
             return self.true
         if z3.is_not(a):
             return a.arg(0)
         return z3.Not(a)
 
     def and_(self, *xs: z3.BoolRef) -> z3.BoolRef:
-        kept, seen = [], set()
+        kept, seen = [], {self._true_id}
         for x in xs:
-            if z3.is_false(x):
+            i = x.get_id()
+            if i == self._false_id:
                 return self.false
-            if not z3.is_true(x) and (i := x.get_id()) not in seen:  # terms are hash-consed
+            if i not in seen:
                 seen.add(i)
                 kept.append(x)
         if not kept:
@@ -66,11 +71,12 @@ class Factory:
         return kept[0] if len(kept) == 1 else z3.And(*kept)
 
     def or_(self, *xs: z3.BoolRef) -> z3.BoolRef:
-        kept, seen = [], set()
+        kept, seen = [], {self._false_id}
         for x in xs:
-            if z3.is_true(x):
+            i = x.get_id()
+            if i == self._true_id:
                 return self.true
-            if not z3.is_false(x) and (i := x.get_id()) not in seen:  # terms are hash-consed
+            if i not in seen:
                 seen.add(i)
                 kept.append(x)
         if not kept:

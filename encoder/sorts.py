@@ -102,6 +102,7 @@ class Universe:
         self._records: dict[RecordType, RecordSort] = {}
         self._options: dict[SchemaType, OptionSort] = {}
         self._functions: dict[str, z3.FuncDeclRef] = {}
+        self._actions: dict[str, list[EntityUID]] = {}
         self._count = 0
         self._high_chars: dict[str, int] = {}
 
@@ -140,7 +141,10 @@ class Universe:
         return z3.BitVecSort(64, self.ctx)
 
     def actions_of_type(self, name: str) -> list[EntityUID]:
-        return sorted(uid for uid in self.schema.actions if uid.type == name)
+        found = self._actions.get(name)
+        if found is None:
+            found = self._actions[name] = sorted(u for u in self.schema.actions if u.type == name)
+        return found
 
     def entity_sort(self, name: str) -> EntitySort:
         found = self._entities.get(name)

@@ -27,6 +27,7 @@ from drt import checks, sides, symbolic
 from drt.checks import CHECKS, Outcome
 from drt.coverage import constructs
 from drt.generators import Case, case_seed, generate
+from drt.ledger import main as ledger_main
 from drt.repro import load, make_repro, replay, save
 from drt.run import main as run_main
 from drt.shrink import drop_policy, shrink
@@ -246,3 +247,40 @@ def test_the_runner_refuses_a_ledger_it_cannot_write_before_running(tmp_path: Pa
     assert result.exit_code == 2
     assert "--ledger" in result.output and "No such file or directory" in result.output
     assert "master seed" not in result.output
+
+
+def _part(check: str, first: int, through: int, mismatching: int = 0, seed: int = 1) -> str:
+    line = {"check": check, "master_seed": seed, "first": first, "through": through}
+    line |= {"cases": through - first + 1, "mismatching": mismatching, "unusable": 0}
+    return json.dumps(line | {"minutes": 30.0, "jobs": 2})
+
+
+def test_the_ledger_adds_up_parts_counting_overlaps_once_and_naming_gaps(
+    tmp_path: Path,
+) -> None:
+    ledger = tmp_path / "runs.jsonl"
+    parts = [
+        _part("validation", 0, 999),
+        _part("validation", 990, 1999, mismatching=1),  # overlaps the first part by 10
+        _part("validation", 3000, 3499),  # leaves 2000..2999 unrun
+        _part("validation", 0, 99, seed=2),  # another master seed: other cases
+        _part("authorization", 0, 999),
+    ]
+    ledger.write_text("\n".join(parts) + "\n")
+    result = CliRunner().invoke(ledger_main, [str(ledger)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "authorization: 1,000 distinct cases in 1 parts, 0 mismatching, 0 unusable, "
+        "1.0 process-hours",
+        "validation: 2,600 distinct cases in 4 parts, 1 mismatching, 0 unusable, 4.0 process-hours",
+        "  gap: seed 1, cases 2,000-2,999 not run",
+    ]
+
+
+def test_the_ledger_names_a_line_that_is_not_json(tmp_path: Path) -> None:
+    ledger = tmp_path / "runs.jsonl"
+    ledger.write_text(_part("validation", 0, 9) + "\n{oops\n")
+    result = CliRunner().invoke(ledger_main, [str(ledger)])
+    assert result.exit_code == 1
+    assert f"{ledger}:2: not a JSON line" in result.output
+    assert "Traceback" not in result.output

@@ -81,6 +81,8 @@ class ParseError(CedarError):
 class SchemaError(CedarError):
     """A schema that cannot be read or is inconsistent."""
 
+    json_path: str | None = None  # the member of a JSON schema it is about, if any
+
 
 class EntitiesError(CedarError):
     """Entity data that cannot be read or does not conform to the schema."""

@@ -39,6 +39,7 @@ from core.schema_json import (
     TypeRef,
     Where,
     load_json,
+    locate_json,
     mentions,
     read_json,
     schema_error,
@@ -117,6 +118,8 @@ class Schema:
         try:
             return _resolve(read_json(load_json(data) if isinstance(data, str) else data))
         except SchemaError as e:
+            if text is not None:
+                locate_json(e, text)
             raise e.located(source, text) from None
 
     @classmethod

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -42,10 +43,71 @@ RESERVED_IDENTS = frozenset({"true", "false", "if", "then", "else", "in", "is", 
 
 
 def schema_error(message: str, at: Where) -> SchemaError:
-    """A `SchemaError` at a place in Cedar text, or naming a path in a JSON schema."""
+    """A `SchemaError` at a place in Cedar text, or naming a path in a JSON schema (which
+    `locate_json` turns into a place when the JSON text is at hand)."""
     if isinstance(at, Loc):
         return SchemaError(message, loc=at)
-    return SchemaError(f"{message} in {at}" if at else message)
+    err = SchemaError(f"{message} in {at}" if at else message)
+    err.json_path = at or None
+    return err
+
+
+def locate_json(err: SchemaError, text: str) -> SchemaError:
+    """Give an error naming a JSON path the place of that path's key in `text`."""
+    if err.loc is None and err.json_path:
+        err.loc = _key_locations(text).get(err.json_path)
+    return err
+
+
+def _key_locations(text: str) -> dict[str, Loc]:
+    """Where each object member's key starts, by its path (as `_child` spells paths).
+
+    Members inside lists get no path: the schema's errors name the list. `text` is valid JSON.
+    """
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    out: dict[str, Loc] = {}
+
+    def loc(pos: int) -> Loc:
+        line = bisect_right(starts, pos)
+        return Loc(line, pos - starts[line - 1] + 1, pos, pos)
+
+    def skip(pos: int) -> int:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+
+    def value(pos: int, path: str | None) -> int:
+        pos = skip(pos)
+        if text[pos] == "{":
+            pos = skip(pos + 1)
+            while text[pos] != "}":
+                key, after = json.decoder.scanstring(text, pos + 1)
+                here = None if path is None else (_child(path, key) if path else key)
+                if here is not None:
+                    out.setdefault(here, loc(pos))
+                if path == "":  # a namespace: its errors name it in words
+                    out.setdefault(_namespace_phrase(key), loc(pos))
+                pos = value(skip(after) + 1, here)  # past the `:`
+                pos = skip(pos)
+                if text[pos] == ",":
+                    pos = skip(pos + 1)
+            return pos + 1
+        if text[pos] == "[":
+            pos = skip(pos + 1)
+            while text[pos] != "]":
+                pos = skip(value(pos, None))
+                if text[pos] == ",":
+                    pos = skip(pos + 1)
+            return pos + 1
+        if text[pos] == '"':
+            return json.decoder.scanstring(text, pos + 1)[1]
+        end = pos
+        while end < len(text) and text[end] not in ",}] \t\r\n":
+            end += 1
+        return end
+
+    value(0, "")
+    return out
 
 
 class RefKind(Enum):
@@ -185,7 +247,7 @@ def _namespace(name: str, body: Any) -> NamespaceDecl:
     if name:
         _name(name, "", "namespace")
     at = name
-    here = f"namespace `{name}`" if name else "the empty namespace"
+    here = _namespace_phrase(name)
     obj = _object(body, here, _NAMESPACE_FIELDS, required=("entityTypes", "actions"))
     if "annotations" in obj:
         if _annotations(obj["annotations"], _child(at, "annotations")) and not name:
@@ -209,6 +271,11 @@ def _namespace(name: str, body: Any) -> NamespaceDecl:
         ),
         at=at,
     )
+
+
+def _namespace_phrase(name: str) -> str:
+    """How errors about a namespace's own object name it."""
+    return f"namespace `{name}`" if name else "the empty namespace"
 
 
 def _common(name: str, body: Any, at: str) -> CommonDecl:

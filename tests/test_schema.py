@@ -974,7 +974,13 @@ def test_bad_json_schemas(data: Any, message: str) -> None:
     assert str(info.value) == message
     with pytest.raises(SchemaError) as info:
         Schema.from_str(text)
-    assert str(info.value) == message
+    err = info.value
+    assert err.message == message
+    if err.json_path:  # read from text, the error points at the key the path ends with
+        assert err.loc is not None and err.loc.line == 1
+        key = json.decoder.scanstring(text, err.loc.start + 1)[0]
+        named = (key, json.dumps(key), f"namespace `{key}`" if key else "the empty namespace")
+        assert err.json_path == named[2] or err.json_path.rsplit(".", 1)[-1] in named
     with pytest.raises(ValueError):
         cedarpy.Schema.from_json_str(text)
 
@@ -990,7 +996,7 @@ def test_bad_json_schemas(data: Any, message: str) -> None:
         (
             '{"": {"entityTypes": {"E": {}, "E": {}}, "actions": {}}}',
             "duplicate key `E` in entityTypes",
-            "None",
+            "1:7",
         ),
     ],
 )
@@ -1000,3 +1006,44 @@ def test_bad_json_text(text: str, message: str, where: str) -> None:
     assert (info.value.message, str(info.value.loc)) == (message, where)
     with pytest.raises(ValueError):
         cedarpy.Schema.from_json_str(text)
+
+
+def test_a_json_schema_error_names_the_line_and_column_of_the_member_it_is_about(
+    tmp_path: Path,
+) -> None:
+    text = """{
+  "App": {
+    "entityTypes": {
+      "User": {
+        "shape": {
+          "type": "Record",
+          "attributes": { "name": { "type": "String" }, "age": { "type": "Lon" } }
+        }
+      }
+    },
+    "actions": {
+      "view": { "appliesTo": { "principalTypes": ["User"], "resourceTypes": ["Usr"] } }
+    }
+  }
+}
+"""
+    path = tmp_path / "app.cedarschema.json"
+    path.write_text(text)
+    with pytest.raises(SchemaError) as info:
+        Schema.from_file(str(path))
+    assert str(info.value) == (
+        f"{path}:7:57: unknown type `Lon` in App.entityTypes.User.shape.attributes.age"
+    )
+    assert info.value.render().endswith("\n" + " " * 58 + "^")
+    fixed = text.replace('"Lon"', '"Long"')
+    with pytest.raises(SchemaError) as info:
+        Schema.from_str(fixed, source="app.json")
+    assert str(info.value) == (
+        "app.json:12:60: unknown entity type `Usr` in App.actions.view.appliesTo.resourceTypes"
+    )
+    # a schema given as data has no text to point into: the path alone names the place
+    with pytest.raises(SchemaError) as info:
+        Schema.from_json(json.loads(fixed))
+    assert info.value.loc is None and str(info.value).endswith(
+        "in App.actions.view.appliesTo.resourceTypes"
+    )

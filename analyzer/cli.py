@@ -43,6 +43,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
 
 
+RECURSION_LIMIT = 10_000
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
@@ -57,6 +60,11 @@ def reports_bad_input(fn: F) -> F:
             return fn(*args, **kwargs)
         except CedarError as err:
             _fail(err.render())
+        except RecursionError:
+            _fail(
+                "the input nests expressions or values too deeply for cedar-smt "
+                f"(more than its limit of {sys.getrecursionlimit():,} nested calls)"
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -65,6 +73,9 @@ def reports_bad_input(fn: F) -> F:
 @click.version_option(package_name="cedar-smt")
 def main() -> None:
     """Prove things about Cedar policies, and authorize requests with the same semantics."""
+    # reading, checking and encoding recurse once or twice per level of nesting: room for
+    # the nesting Cedar itself handles; deeper input is refused by `reports_bad_input`
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
 
 
 def load_schema(path: str | None) -> Schema | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import multiprocessing
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -228,7 +229,12 @@ def run(
                 on_done(results[env])
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=context,
+            initializer=sys.setrecursionlimit,  # workers get the room for nesting we have
+            initargs=(sys.getrecursionlimit(),),
+        ) as pool:
             futures = {pool.submit(_checked, (problem, env)): env for env in envs}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()

@@ -66,8 +66,34 @@ def _show(x: Any) -> str:
     return f"`{text if len(text) <= 60 else text[:57] + '...'}`"
 
 
+MAX_JSON_DEPTH = 127  # Cedar's JSON reader refuses lists and objects nested deeper
+
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def too_deep(text: str) -> Loc | None:
+    """Where JSON text first nests lists and objects deeper than Cedar reads them, if it does.
+
+    Checked before decoding: Python's decoder fails on deep nesting with a RecursionError.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    depth = 0
+    for m in _NESTING.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                pos = m.start()
+                line = text.count("\n", 0, pos) + 1
+                return Loc(line, pos - text.rfind("\n", 0, pos), pos, pos + 1)
+        elif c in "]}":
+            depth -= 1
+    return None
+
+
 def loads(text: str, what: str) -> Any:
-    """Parse JSON text, rejecting duplicate object keys as Cedar does."""
+    """Parse JSON text, rejecting duplicate object keys and deep nesting as Cedar does."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -77,6 +103,13 @@ def loads(text: str, what: str) -> Any:
             out[k] = v
         return out
 
+    deep = too_deep(text)
+    if deep is not None:
+        raise JsonValueError(
+            f"{what} is nested too deeply: Cedar reads at most {MAX_JSON_DEPTH} levels of "
+            "lists and objects",
+            loc=deep,
+        )
     try:
         return json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as err:

@@ -538,7 +538,7 @@ def parse_raw(text: str) -> list[_Raw]:
     try:
         return _TO_AST.transform(tree)  # type: ignore[no-any-return]
     except VisitError as err:
-        if isinstance(err.orig_exc, ParseError):
+        if isinstance(err.orig_exc, ParseError | RecursionError):
             raise err.orig_exc from None
         raise
 

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any, TypeAlias
 
 from core.errors import Loc, SchemaError
+from core.json_values import MAX_JSON_DEPTH, too_deep
 from core.types import (
     BOOL,
     EXTENSION_TYPE_NAMES,
@@ -211,6 +212,13 @@ def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
 
 def load_json(text: str) -> Any:
     """Decode JSON text; duplicate keys are kept for `read_json` to report where they are."""
+    deep = too_deep(text)
+    if deep is not None:
+        raise SchemaError(
+            f"invalid JSON: nested too deeply (Cedar reads at most {MAX_JSON_DEPTH} levels of "
+            "lists and objects)",
+            loc=deep,
+        )
     try:
         return json.loads(text, object_pairs_hook=_pairs)
     except json.JSONDecodeError as e:

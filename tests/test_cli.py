@@ -162,6 +162,90 @@ def test_bad_input_exits_2_with_one_located_message(
     assert "Traceback" not in err
 
 
+DEEP_ENTITIES = (
+    '[{"uid": {"type": "User", "id": "a"}, "attrs": {"x": '
+    + "[" * 5000
+    + "]" * 5000
+    + '}, "parents": []}]'
+)
+DEEP_SCHEMA = (
+    '{"": {"entityTypes": {"User": {"shape": {"type": "Record", "attributes": {"a": '
+    + '{"type": "Set", "element": ' * 5000
+    + '{"type": "Long"}'
+    + "}" * 5000
+    + '}}}}, "actions": {}}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("--entities", DEEP_ENTITIES, "1:178: entities is nested too deeply"),
+        ("--schema", DEEP_SCHEMA, "1:3347: invalid JSON: nested too deeply"),
+    ],
+    ids=["entities", "schema"],
+)
+def test_json_nested_deeper_than_cedar_reads_exits_2_with_one_located_message(
+    tmp_path: Path, option: str, content: str, message: str
+) -> None:
+    # Cedar refuses JSON nested 128 levels deep; Python's decoder would fail with a
+    # RecursionError somewhat deeper
+    bad = tmp_path / "deep.json"
+    bad.write_text(content)
+    args = {
+        "--policies": str(TINYTODO / "policies.cedar"),
+        "--schema": str(TINYTODO / "schema.cedarschema"),
+        "--entities": str(TINYTODO / "entities.json"),
+        "--request": str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+    }
+    args[option] = str(bad)
+    status, out, err = run("authorize", *[x for pair in args.items() for x in pair])
+    assert status == 2 and out == ""
+    assert err.splitlines()[0].startswith(f"error: {bad}:{message}")
+    assert "Traceback" not in err
+
+
+def test_policies_nested_as_deeply_as_cedar_reads_them_are_authorized(tmp_path: Path) -> None:
+    depth = 1000  # Cedar's own parser handles this; 20000 is refused above
+    deep = tmp_path / "deep.cedar"
+    deep.write_text(
+        'permit(principal, action, resource) when { principal == User::"bob" && ('
+        + "if true then " * depth
+        + "true"
+        + " else false" * depth
+        + ") };"
+    )
+    status, out, err = run(
+        *BASE[:1],
+        "--policies",
+        str(deep),
+        *BASE[3:],
+        "--request",
+        str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+    )
+    assert (status, err) == (0, "")
+    assert "ALLOW" in out
+    deeper = 20000
+    deep.write_text(
+        "permit(principal, action, resource) when { "
+        + "if true then " * deeper
+        + "true"
+        + " else false" * deeper
+        + " };"
+    )
+    status, out, err = run(
+        *BASE[:1],
+        "--policies",
+        str(deep),
+        *BASE[3:],
+        "--request",
+        str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+    )
+    assert status == 2 and out == ""
+    assert err.startswith("error: the input nests expressions or values too deeply for cedar-smt")
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -380,3 +380,26 @@ def test_enumerated_ids_are_checked_wherever_an_entity_is_named(entity: dict[str
         Entities.from_json([item], schema)
     fixed = json.loads(json.dumps(item).replace('"root"', '"staff"'))
     assert len(Entities.from_json([fixed], schema)) >= 1
+
+
+@pytest.mark.parametrize("depth", [124, 125, 126])
+def test_json_nesting_is_read_as_deep_as_cedar_reads_it(depth: int) -> None:
+    # three levels (the list, the entity, its attributes) hold `depth` nested lists
+    text = (
+        '[{"uid": {"type": "T", "id": "a"}, "attrs": {"x": '
+        + "[" * depth
+        + "]" * depth
+        + '}, "parents": []}]'
+    )
+    request = {"principal": 'T::"a"', "action": 'Action::"v"', "resource": 'T::"a"'}
+    cedar = cedarpy.is_authorized(
+        request | {"context": {}}, "permit(principal,action,resource);", text
+    )
+    cedar_reads = cedar.decision.value == "Allow"
+    try:
+        Entities.from_json(text)
+        ours_reads = True
+    except EntitiesError as err:
+        assert "nested too deeply" in str(err)
+        ours_reads = False
+    assert ours_reads == cedar_reads == (depth + 3 <= 127)

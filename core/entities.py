@@ -15,6 +15,7 @@ from core.errors import CedarError, EntitiesError
 from core.files import read_text
 from core.json_values import (
     JsonValueError,
+    item_locations,
     loads,
     record_from_json_typed,
     uid_from_json,
@@ -103,7 +104,14 @@ class Entities(Mapping[EntityUID, Entity]):
             items = loads(data, "entities") if isinstance(data, str) else data
             if not isinstance(items, list):
                 raise EntitiesError("entities must be a JSON list of entity objects")
-            entities = [_entity_from_json(item, i, schema) for i, item in enumerate(items)]
+            entities = []
+            for i, item in enumerate(items):
+                try:
+                    entities.append(_entity_from_json(item, i, schema))
+                except EntitiesError as err:  # point at the entity, in text we were given
+                    if text is not None and err.loc is None:
+                        err.loc = item_locations(text)[i]
+                    raise
             if schema is not None:
                 entities = _with_schema_actions(entities, schema)
             return cls(entities)

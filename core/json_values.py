@@ -84,12 +84,37 @@ def too_deep(text: str) -> Loc | None:
         if c in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                pos = m.start()
-                line = text.count("\n", 0, pos) + 1
-                return Loc(line, pos - text.rfind("\n", 0, pos), pos, pos + 1)
+                return loc_at(text, m.start())
         elif c in "]}":
             depth -= 1
     return None
+
+
+def loc_at(text: str, pos: int) -> Loc:
+    """The line and column of character offset `pos` of `text`."""
+    line = text.count("\n", 0, pos) + 1
+    return Loc(line, pos - text.rfind("\n", 0, pos), pos, pos + 1)
+
+
+def item_locations(text: str) -> list[Loc]:
+    """Where each element of the JSON list `text` starts (`text` is valid JSON)."""
+    decoder, out = json.JSONDecoder(), []
+    pos = _skip_space(text, 0)
+    if text[pos : pos + 1] != "[":
+        return out
+    pos = _skip_space(text, pos + 1)
+    while pos < len(text) and text[pos] != "]":
+        out.append(loc_at(text, pos))
+        pos = _skip_space(text, decoder.raw_decode(text, pos)[1])
+        if text[pos : pos + 1] == ",":
+            pos = _skip_space(text, pos + 1)
+    return out
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def loads(text: str, what: str) -> Any:

@@ -124,7 +124,8 @@ def test_template_links(tmp_path: Path) -> None:
             '[{"uid": {"type": "User", "id": "alice"}, "attrs": {"joblevel": "5", "location": "x"},'
             ' "parents": []}]',
             "--entities",
-            'bad.json: entity `User::"alice"`, attributes.joblevel: expected a value of type Long',
+            'bad.json:1:2: entity `User::"alice"`, attributes.joblevel: expected a value of type '
+            "Long",
         ),
         (
             "req.json",

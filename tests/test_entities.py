@@ -14,6 +14,7 @@ import pytest
 from core import Entities, EntitiesError, EntityUID, Long, Record, Request, RequestError, Schema
 from core.ext.decimal import parse_decimal
 from core.ext.ipaddr import parse_ip
+from core.json_values import item_locations
 
 SCHEMA_TEXT = """
 entity Group in [Group];
@@ -190,10 +191,31 @@ def test_good_entities(case: str, entities: list[Any]) -> None:
 
 @pytest.mark.parametrize(("case", "entities", "message"), BAD, ids=[c[0] for c in BAD])
 def test_bad_entities(case: str, entities: list[Any], message: str) -> None:
+    text = json.dumps(entities)
     with pytest.raises(EntitiesError) as info:
-        Entities.from_json(json.dumps(entities), SCHEMA, source="ents.json")
-    assert message in str(info.value)
-    assert str(info.value).startswith("ents.json: ")
+        Entities.from_json(text, SCHEMA, source="ents.json")
+    err = info.value
+    assert message in str(err)
+    if err.loc is None:  # about the store as a whole
+        assert str(err).startswith("ents.json: ")
+    else:  # about one entity: the error points at it
+        assert str(err).startswith(f"ents.json:{err.loc}: ")
+        assert err.loc.start in [loc.start for loc in item_locations(text)]
+        assert text[err.loc.start] == "{" or "expected an object" in message
+
+
+def test_an_entity_error_names_the_line_and_column_of_that_entity() -> None:
+    text = """[
+  {"uid": {"type": "User", "id": "a"}, "attrs": {"name": "a"}, "parents": []},
+    {"uid": {"type": "User", "id": "b"}, "attrs": {"name": 7}, "parents": []}
+]"""
+    with pytest.raises(EntitiesError) as info:
+        Entities.from_json(text, SCHEMA, source="ents.json")
+    assert str(info.value) == (
+        'ents.json:3:5: entity `User::"b"`, attributes.name: expected a value of type String, '
+        "found `7`"
+    )
+    assert info.value.render().endswith("\n      ^")
 
 
 def test_schema_based_values() -> None:

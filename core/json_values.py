@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Any
 
 from core.errors import CedarError, EvaluationError, Loc
@@ -68,7 +69,10 @@ def _show(x: Any) -> str:
 
 MAX_JSON_DEPTH = 127  # Cedar's JSON reader refuses lists and objects nested deeper
 
-_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NESTING = re.compile(_STRING.pattern + r"|[\[\]{}]")
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def too_deep(text: str) -> Loc | None:
@@ -77,6 +81,10 @@ def too_deep(text: str) -> Loc | None:
     Checked before decoding: Python's decoder fails on deep nesting with a RecursionError.
     """
     if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    # first, fast: the deepest nesting, from the brackets outside strings
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) <= MAX_JSON_DEPTH:
         return None
     depth = 0
     for m in _NESTING.finditer(text):

@@ -30,6 +30,7 @@ from drt.generators import Case, case_seed, generate
 from drt.ledger import main as ledger_main
 from drt.repro import load, make_repro, replay, save
 from drt.run import main as run_main
+from drt.run import run as run_cases
 from drt.shrink import drop_policy, shrink
 
 MASTER_SEED = 20250101
@@ -284,3 +285,13 @@ def test_the_ledger_names_a_line_that_is_not_json(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{ledger}:2: not a JSON line" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_run_writes_status_lines_for_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tallies = run_cases(["a"], 7, 3, None, 1, tmp_path, start=0, status_every=0.0)
+    assert tallies["a"].cases == 3
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert len(lines) == 3  # one per case here; a minute apart by default, when not a terminal
+    assert lines[-1].endswith("] authorization 3 (0 mismatching)")

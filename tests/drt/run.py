@@ -131,8 +131,14 @@ def run(
     jobs: int,
     out: Path,
     start: int = 0,
+    status_every: float | None = None,
 ) -> dict[str, Tally]:
+    """Run the cases; `status_every` seconds, a status line on stderr (for logs, where the
+    progress bar shows nothing until the end; by default, when stderr is not a terminal)."""
+    if status_every is None and not sys.stderr.isatty():
+        status_every = 60.0
     tallies = {letter: Tally() for letter in letters}
+    last_status = time.monotonic()
     deadline = None if minutes is None else time.monotonic() + minutes * 60
     total = cases * len(letters) if cases is not None else int((minutes or 0) * 60)
     clock = time.monotonic()
@@ -153,10 +159,23 @@ def run(
                 bar.update(1)
             else:
                 bar.update(int(time.monotonic() - clock) - bar.pos)
-            if deadline is not None and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if status_every is not None and now - last_status >= status_every:
+                last_status = now
+                click.echo(f"\n{status(tallies, now - clock)}", err=True)
+            if deadline is not None and now >= deadline:
                 pool.terminate()
                 break
     return tallies
+
+
+def status(tallies: dict[str, Tally], seconds: float) -> str:
+    """One line: the minutes so far and, per check, the cases run and the mismatching ones."""
+    parts = [
+        f"{NAMES[letter]} {t.cases:,} ({t.mismatching} mismatching)"
+        for letter, t in tallies.items()
+    ]
+    return f"[{seconds / 60:.1f} min] " + ", ".join(parts)
 
 
 def report(tallies: dict[str, Tally], start: int = 0) -> str:

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 from core.ast import And, BinaryApp, BinaryOp, Expr, Is, Lit, Slot, UnaryApp, UnaryOp, Var, VarRef
 from core.errors import CedarError, LinkError, Loc
 from core.files import read_text
-from core.json_values import loads
+from core.json_values import item_locations, loads, uid_from_json
 from core.values import EntityUID
 
 
@@ -275,25 +275,33 @@ class PolicySet:
         references (`{"type", "id"}`, `{"__entity": {...}}` or `'Type::"id"'`), and a template
         may be named by its policy id or its `@id` annotation.
         """
-        from core.json_values import uid_from_json
-
         text = data if isinstance(data, str) else None
         try:
             links = loads(data, "template links") if isinstance(data, str) else data
             if not isinstance(links, list):
                 raise LinkError("template links must be a JSON list")
-            linked = []
+            linked: list[Policy] = []
             for i, link in enumerate(links):
-                where = f"template link {i}"
-                keys = _link_keys(link, where)
-                template_id, new_id, values = (link[k] for k in keys)
-                if not isinstance(values, dict):
-                    raise LinkError(f"{where}: `{keys[2]}` must be an object")
-                bound = {slot: uid_from_json(v, f"{where}, `{slot}`") for slot, v in values.items()}
-                linked.append(self.link(str(template_id), str(new_id), bound))
+                try:
+                    linked.append(self._link_one(link, i))
+                except CedarError as err:  # point at the link, in text we were given
+                    for done in linked:  # and link all or nothing
+                        del self._policies[done.id]
+                    if text is not None and err.loc is None:
+                        err.loc = item_locations(text)[i]
+                    raise
             return linked
         except CedarError as err:
             raise LinkError(err.message, loc=err.loc).located(source, text) from None
+
+    def _link_one(self, link: Any, i: int) -> Policy:
+        where = f"template link {i}"
+        keys = _link_keys(link, where)
+        template_id, new_id, values = (link[k] for k in keys)
+        if not isinstance(values, dict):
+            raise LinkError(f"{where}: `{keys[2]}` must be an object")
+        bound = {slot: uid_from_json(v, f"{where}, `{slot}`") for slot, v in values.items()}
+        return self.link(str(template_id), str(new_id), bound)
 
 
 _LINK_KEYS = (("templateId", "newId", "values"), ("template_id", "link_id", "args"))

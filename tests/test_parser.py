@@ -394,6 +394,20 @@ def test_bad_template_links(links: str, message: str) -> None:
         ps.link_json(links, source="links.json")
     assert message in str(info.value)
     assert str(info.value).startswith("links.json")
+    if links.startswith('[{"templateId'):  # an error about one link points at it
+        assert str(info.value).startswith("links.json:1:2: ")
+
+
+def test_a_link_error_names_the_line_and_column_of_that_link() -> None:
+    ps = PolicySet.from_str("permit(principal == ?principal, action, resource);")
+    links = (
+        '[\n  {"templateId": "policy0", "newId": "a", "values": {"?principal": "U::\\"a\\""}},\n'
+        '  {"templateId": "policy0", "newId": "a", "values": {"?principal": "U::\\"b\\""}}\n]'
+    )
+    with pytest.raises(LinkError) as info:
+        ps.link_json(links, source="links.json")
+    assert str(info.value) == "links.json:3:3: duplicate policy id `a`"
+    assert list(ps) == []  # all or nothing: the first link is not left behind
 
 
 def test_entity_uid_round_trips_through_its_display() -> None:

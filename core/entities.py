@@ -15,8 +15,8 @@ from core.errors import CedarError, EntitiesError
 from core.files import read_text
 from core.json_values import (
     JsonValueError,
-    item_locations,
     loads,
+    locate_item,
     record_from_json_typed,
     uid_from_json,
     value_from_json,
@@ -108,9 +108,8 @@ class Entities(Mapping[EntityUID, Entity]):
             for i, item in enumerate(items):
                 try:
                     entities.append(_entity_from_json(item, i, schema))
-                except EntitiesError as err:  # point at the entity, in text we were given
-                    if text is not None and err.loc is None:
-                        err.loc = item_locations(text)[i]
+                except EntitiesError as err:  # point at the entity
+                    locate_item(err, text, i)
                     raise
             if schema is not None:
                 entities = _with_schema_actions(entities, schema)

@@ -107,19 +107,27 @@ def loc_at(text: str, pos: int) -> Loc:
 def item_locations(text: str) -> list[Loc]:
     """Where each element of the JSON list `text` starts (`text` is valid JSON)."""
     decoder, out = json.JSONDecoder(), []
-    pos = _skip_space(text, 0)
+    pos = skip_space(text, 0)
     if text[pos : pos + 1] != "[":
         return out
-    pos = _skip_space(text, pos + 1)
+    pos = skip_space(text, pos + 1)
     while pos < len(text) and text[pos] != "]":
         out.append(loc_at(text, pos))
-        pos = _skip_space(text, decoder.raw_decode(text, pos)[1])
+        pos = skip_space(text, decoder.raw_decode(text, pos)[1])
         if text[pos : pos + 1] == ",":
-            pos = _skip_space(text, pos + 1)
+            pos = skip_space(text, pos + 1)
     return out
 
 
-def _skip_space(text: str, pos: int) -> int:
+def locate_item(err: CedarError, text: str | None, index: int) -> None:
+    """Give an error about element `index` of the JSON list `text` (when the text is at hand
+    and the error has no place yet) the place where that element starts."""
+    if text is not None and err.loc is None:
+        err.loc = item_locations(text)[index]
+
+
+def skip_space(text: str, pos: int) -> int:
+    """The first offset from `pos` that is not JSON whitespace."""
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
     return pos

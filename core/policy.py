@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 from core.ast import And, BinaryApp, BinaryOp, Expr, Is, Lit, Slot, UnaryApp, UnaryOp, Var, VarRef
 from core.errors import CedarError, LinkError, Loc
 from core.files import read_text
-from core.json_values import item_locations, loads, uid_from_json
+from core.json_values import loads, locate_item, uid_from_json
 from core.values import EntityUID
 
 
@@ -284,11 +284,10 @@ class PolicySet:
             for i, link in enumerate(links):
                 try:
                     linked.append(self._link_one(link, i))
-                except CedarError as err:  # point at the link, in text we were given
-                    for done in linked:  # and link all or nothing
+                except CedarError as err:
+                    for done in linked:  # link all or nothing
                         del self._policies[done.id]
-                    if text is not None and err.loc is None:
-                        err.loc = item_locations(text)[i]
+                    locate_item(err, text, i)  # point at the link
                     raise
             return linked
         except CedarError as err:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeAlias
 
 from core.errors import Loc, SchemaError
-from core.json_values import MAX_JSON_DEPTH, too_deep
+from core.json_values import MAX_JSON_DEPTH, loc_at, skip_space, too_deep
 from core.types import (
     BOOL,
     EXTENSION_TYPE_NAMES,
@@ -56,56 +55,42 @@ def schema_error(message: str, at: Where) -> SchemaError:
 def locate_json(err: SchemaError, text: str) -> SchemaError:
     """Give an error naming a JSON path the place of that path's key in `text`."""
     if err.loc is None and err.json_path:
-        err.loc = _key_locations(text).get(err.json_path)
+        pos = _key_offsets(text).get(err.json_path)
+        if pos is not None:
+            err.loc = loc_at(text, pos)
     return err
 
 
-def _key_locations(text: str) -> dict[str, Loc]:
+def _key_offsets(text: str) -> dict[str, int]:
     """Where each object member's key starts, by its path (as `_child` spells paths).
 
     Members inside lists get no path: the schema's errors name the list. `text` is valid JSON.
     """
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    out: dict[str, Loc] = {}
-
-    def loc(pos: int) -> Loc:
-        line = bisect_right(starts, pos)
-        return Loc(line, pos - starts[line - 1] + 1, pos, pos)
-
-    def skip(pos: int) -> int:
-        while pos < len(text) and text[pos] in " \t\r\n":
-            pos += 1
-        return pos
+    out: dict[str, int] = {}
 
     def value(pos: int, path: str | None) -> int:
-        pos = skip(pos)
+        pos = skip_space(text, pos)
         if text[pos] == "{":
-            pos = skip(pos + 1)
+            pos = skip_space(text, pos + 1)
             while text[pos] != "}":
                 key, after = json.decoder.scanstring(text, pos + 1)
                 here = None if path is None else (_child(path, key) if path else key)
                 if here is not None:
-                    out.setdefault(here, loc(pos))
+                    out.setdefault(here, pos)
                 if path == "":  # a namespace: its errors name it in words
-                    out.setdefault(_namespace_phrase(key), loc(pos))
-                pos = value(skip(after) + 1, here)  # past the `:`
-                pos = skip(pos)
+                    out.setdefault(_namespace_phrase(key), pos)
+                pos = skip_space(text, value(skip_space(text, after) + 1, here))  # past `:`
                 if text[pos] == ",":
-                    pos = skip(pos + 1)
+                    pos = skip_space(text, pos + 1)
             return pos + 1
         if text[pos] == "[":
-            pos = skip(pos + 1)
+            pos = skip_space(text, pos + 1)
             while text[pos] != "]":
-                pos = skip(value(pos, None))
+                pos = skip_space(text, value(pos, None))
                 if text[pos] == ",":
-                    pos = skip(pos + 1)
+                    pos = skip_space(text, pos + 1)
             return pos + 1
-        if text[pos] == '"':
-            return json.decoder.scanstring(text, pos + 1)[1]
-        end = pos
-        while end < len(text) and text[end] not in ",}] \t\r\n":
-            end += 1
-        return end
+        return json.JSONDecoder().raw_decode(text, pos)[1]  # a string, number or literal
 
     value(0, "")
     return out

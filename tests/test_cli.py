@@ -28,6 +28,17 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def authorize_tinytodo(replaced: dict[str, str]) -> tuple[int, str, str]:
+    """`authorize` bob reading a shared list, on TinyTODO's files but those `replaced`."""
+    args = {
+        "--policies": str(TINYTODO / "policies.cedar"),
+        "--schema": str(TINYTODO / "schema.cedarschema"),
+        "--entities": str(TINYTODO / "entities.json"),
+        "--request": str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
+    } | replaced
+    return run("authorize", *[x for pair in args.items() for x in pair])
+
+
 @pytest.mark.parametrize(
     ("request_file", "code", "decision", "reason"),
     [
@@ -147,15 +158,7 @@ def test_bad_input_exits_2_with_one_located_message(
 ) -> None:
     bad = tmp_path / file_name
     bad.write_text(content)
-    args = {
-        "--policies": str(TINYTODO / "policies.cedar"),
-        "--schema": str(TINYTODO / "schema.cedarschema"),
-        "--entities": str(TINYTODO / "entities.json"),
-        "--request": str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
-    }
-    args[option] = str(bad)
-    flat = [x for pair in args.items() for x in pair]
-    status, out, err = run("authorize", *flat)
+    status, out, err = authorize_tinytodo({option: str(bad)})
     assert status == 2
     assert out == ""
     first = err.splitlines()[0]
@@ -193,14 +196,7 @@ def test_json_nested_deeper_than_cedar_reads_exits_2_with_one_located_message(
     # RecursionError somewhat deeper
     bad = tmp_path / "deep.json"
     bad.write_text(content)
-    args = {
-        "--policies": str(TINYTODO / "policies.cedar"),
-        "--schema": str(TINYTODO / "schema.cedarschema"),
-        "--entities": str(TINYTODO / "entities.json"),
-        "--request": str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
-    }
-    args[option] = str(bad)
-    status, out, err = run("authorize", *[x for pair in args.items() for x in pair])
+    status, out, err = authorize_tinytodo({option: str(bad)})
     assert status == 2 and out == ""
     assert err.splitlines()[0].startswith(f"error: {bad}:{message}")
     assert "Traceback" not in err
@@ -216,14 +212,7 @@ def test_policies_nested_as_deeply_as_cedar_reads_them_are_authorized(tmp_path: 
         + " else false" * depth
         + ") };"
     )
-    status, out, err = run(
-        *BASE[:1],
-        "--policies",
-        str(deep),
-        *BASE[3:],
-        "--request",
-        str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
-    )
+    status, out, err = authorize_tinytodo({"--policies": str(deep)})
     assert (status, err) == (0, "")
     assert "ALLOW" in out
     deeper = 20000
@@ -234,14 +223,7 @@ def test_policies_nested_as_deeply_as_cedar_reads_them_are_authorized(tmp_path: 
         + " else false" * deeper
         + " };"
     )
-    status, out, err = run(
-        *BASE[:1],
-        "--policies",
-        str(deep),
-        *BASE[3:],
-        "--request",
-        str(TINYTODO / "requests" / "bob-reads-shared-list.json"),
-    )
+    status, out, err = authorize_tinytodo({"--policies": str(deep)})
     assert status == 2 and out == ""
     assert err.startswith("error: the input nests expressions or values too deeply for cedar-smt")
     assert "Traceback" not in err

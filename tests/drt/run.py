@@ -138,10 +138,9 @@ def run(
     if status_every is None and not sys.stderr.isatty():
         status_every = 60.0
     tallies = {letter: Tally() for letter in letters}
-    last_status = time.monotonic()
     deadline = None if minutes is None else time.monotonic() + minutes * 60
     total = cases * len(letters) if cases is not None else int((minutes or 0) * 60)
-    clock = time.monotonic()
+    clock = last_status = time.monotonic()
     ctx = multiprocessing.get_context("spawn")
     with (
         ctx.Pool(jobs) as pool,

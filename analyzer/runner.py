@@ -37,7 +37,7 @@ from core.schema import Schema
 from core.typechecker import RequestEnv
 from encoder.authorizer import compile_policy, satisfied, z3_logic
 from encoder.decoder import Counterexample as Decoded
-from encoder.decoder import decode
+from encoder.decoder import DecodeError, decode
 from encoder.enforcer import hierarchy_assumptions
 from encoder.env import SymEnv
 from encoder.errors import EncodeError
@@ -177,7 +177,10 @@ def _confirm(
 
     The confirmed counterexample is then made smaller, keeping it a confirmed violation.
     """
-    cx = decode(senv, solver.model())
+    try:
+        cx = decode(senv, solver.model())
+    except DecodeError as err:
+        raise InternalError(f"in environment {senv.env}: {err}") from err
 
     def replay(request: Request, entities: Entities) -> tuple[list[Any], bool]:
         point = Decoded(request, entities)

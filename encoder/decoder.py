@@ -42,6 +42,10 @@ from encoder.factory import is_value
 from encoder.sorts import normalize
 
 
+class DecodeError(Exception):
+    """A model the decoder cannot read: a bug in the encoding or the decoder."""
+
+
 @dataclass(frozen=True)
 class Counterexample:
     request: Request
@@ -61,7 +65,34 @@ class Decoder:
     # values
 
     def eval(self, t: z3.ExprRef) -> z3.ExprRef:
-        return self.model.eval(t, model_completion=True)
+        return self.settle(self.model.eval(t, model_completion=True))
+
+    def settle(self, v: z3.ExprRef) -> z3.ExprRef:
+        """The literal a closed term denotes.
+
+        Model evaluation can stop short of a literal: it leaves, for one, an equality between
+        two set expressions over enumerated entities unreduced (`If(A ∩ B = ∅, x, y)`). Such a
+        term has no free constants, so a solver decides its conditions one by one.
+        """
+        if _settled(v):
+            return v
+        if z3.is_app_of(v, z3.Z3_OP_ITE):
+            return self.settle(v.arg(1) if self.decide(v.arg(0)) else v.arg(2))
+        if z3.is_app(v) and v.decl().kind() == z3.Z3_OP_DT_CONSTRUCTOR:
+            return v.decl()(*(self.settle(a) for a in v.children()))
+        if z3.is_bool(v):
+            return z3.BoolVal(self.decide(v), self.u.ctx)
+        raise DecodeError(f"the model gives no literal value to {v}")
+
+    def decide(self, c: z3.ExprRef) -> bool:
+        """Whether a closed condition holds."""
+        for answer, claim in ((True, z3.Not(c)), (False, c)):
+            solver = z3.Solver(ctx=self.u.ctx)
+            solver.set(timeout=5000)
+            solver.add(claim)
+            if solver.check() == z3.unsat:
+                return answer
+        raise DecodeError(f"cannot decide the model's condition {c}")
 
     def value(self, t: z3.ExprRef, ty: SchemaType) -> Value:
         return self.literal(self.eval(t), ty)
@@ -72,6 +103,7 @@ class Decoder:
         return out
 
     def _literal(self, v: z3.ExprRef, ty: SchemaType) -> Value:
+        v = self.settle(v)
         match ty:
             case BoolType():
                 return z3.is_true(v)
@@ -307,9 +339,26 @@ def valid_ip(v6: bool, addr: int, prefix: int) -> IPAddr:
     return IPAddr(v6, addr % (1 << width), min(prefix, width))
 
 
+def _settled(v: z3.ExprRef) -> bool:
+    """A literal, or one built of literals and sets (the decoder reads sets in any form)."""
+    if z3.is_array(v) or is_value(v):
+        return True
+    if z3.is_app(v) and v.decl().kind() == z3.Z3_OP_DT_CONSTRUCTOR:
+        return all(_settled(a) for a in v.children())
+    return False
+
+
 def decode(env: SymEnv, model: z3.ModelRef) -> Counterexample:
-    """The request and entities a model describes (replay them before trusting them)."""
-    return Decoder(env, model).decode()
+    """The request and entities a model describes (replay them before trusting them).
+
+    Any failure to read the model is a bug, raised as one DecodeError that names the cause.
+    """
+    try:
+        return Decoder(env, model).decode()
+    except (DecodeError, RecursionError):
+        raise
+    except Exception as err:  # whatever breaks here is a bug to report
+        raise DecodeError(f"cannot decode the solver's model: {type(err).__name__}: {err}") from err
 
 
 _WORD = re.compile(r"[^a-z0-9]+")

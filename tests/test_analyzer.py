@@ -445,3 +445,48 @@ def test_counterexample_sets_hold_members_no_formula_names(condition: str) -> No
             cx.request.to_json(), text, cx.entities.to_json(), schema_text
         )
         assert answer.decision.value == "Allow", cx.to_json()
+
+
+ENUM_SETS_SCHEMA = """
+entity Photo enum ["a", "b"];
+entity Team;
+entity U = { s: Set<Photo>, t: Set<Photo>, k: Long };
+action act appliesTo { principal: [U], resource: [U] };
+"""
+BRANCH_ON_ENUM_SETS = '(if principal.s.containsAny(principal.t) then Team::"b" else Team::"a")'
+
+
+@pytest.mark.parametrize(
+    ("check", "text", "claimed"),
+    [
+        (
+            analyzer.check_always_denies,
+            f'permit(principal, action, resource) when {{ {BRANCH_ON_ENUM_SETS} == Team::"b" }};',
+            "Allow",
+        ),
+        (
+            analyzer.check_never_errors,
+            "permit(principal, action, resource) when "
+            f'{{ {BRANCH_ON_ENUM_SETS} == Team::"b" && principal.k + 1 > 0 }};',
+            None,
+        ),
+    ],
+    ids=["always-denies", "never-errors"],
+)
+def test_counterexample_decodes_values_chosen_by_a_set_test(
+    check: Any, text: str, claimed: str | None
+) -> None:
+    """Z3's model leaves a test between sets of enumerated entities unreduced inside a value
+    the formulas compute; the decoder decides it and the counterexample replays."""
+    policies = PolicySet.from_str(text)
+    operand = policies if claimed else next(iter(policies))
+    result = check(operand, Schema.from_str(ENUM_SETS_SCHEMA))
+    assert result.verdict is Verdict.REFUTED
+    for cx in result.counterexamples:
+        answer = cedarpy.is_authorized(
+            cx.request.to_json(), text, cx.entities.to_json(), ENUM_SETS_SCHEMA
+        )
+        if claimed:
+            assert answer.decision.value == claimed, cx.to_json()
+        else:
+            assert answer.diagnostics.errors, cx.to_json()

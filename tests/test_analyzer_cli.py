@@ -252,3 +252,35 @@ def test_every_query_on_the_example_sets(d: Path, command: str) -> None:
     check_report(report, code, files, "")
     if command in ("equivalent", "implies", "matches-equivalent", "matches-implies"):
         assert report["result"] == "holds"  # a set is equivalent to, and implies, itself
+
+
+def test_a_model_the_decoder_cannot_read_is_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from encoder.decoder import Decoder
+
+    def broken(self: Decoder) -> Any:
+        raise AttributeError("no such thing")
+
+    monkeypatch.setattr(Decoder, "decode", broken)
+    code, out, err = run("always-denies", V1, "--schema", SCHEMA, "--action", "GetList")
+    assert code == 4 and out == ""
+    assert err.startswith("internal error (a bug in cedar-smt, please report it): ")
+    assert "cannot decode the solver's model: AttributeError: no such thing" in err
+    assert "Traceback" not in err
+
+
+def test_a_counterexample_that_does_not_replay_is_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import analyzer.runner
+    from encoder.decoder import Counterexample, decode
+
+    def wrong(env: Any, model: Any) -> Counterexample:
+        cx = decode(env, model)  # the store emptied: nothing is allowed any more
+        return Counterexample(cx.request, type(cx.entities)([]))
+
+    monkeypatch.setattr(analyzer.runner, "decode", wrong)
+    code, out, err = run("always-denies", V1, "--schema", SCHEMA, "--action", "GetList")
+    assert code == 4 and out == ""
+    assert "does not show the violation when replayed" in err

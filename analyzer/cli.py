@@ -106,7 +106,7 @@ def _request(
             obj = loads(text, "request")
         except CedarError as err:
             raise err.located(request_file, text) from None
-        return Request.from_json(obj, schema, source=request_file)
+        return Request.from_json(obj, schema, source=request_file, text=text)
     if any(p is None for p in parts):
         _fail("give --request FILE, or all of --principal, --action and --resource")
     try:

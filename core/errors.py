@@ -91,6 +91,8 @@ class EntitiesError(CedarError):
 class RequestError(CedarError):
     """A request that cannot be read or does not conform to the schema."""
 
+    part: str | None = None  # the part of the request it is about, if one
+
 
 class LinkError(CedarError):
     """A template link that names an unknown template or binds the wrong slots."""

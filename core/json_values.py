@@ -126,6 +126,25 @@ def locate_item(err: CedarError, text: str | None, index: int) -> None:
         err.loc = item_locations(text)[index]
 
 
+def member_locations(text: str) -> dict[str, Loc]:
+    """Where each member's key of the JSON object `text` starts, and `""`: where the object
+    does (`text` is valid JSON)."""
+    decoder = json.JSONDecoder()
+    pos = skip_space(text, 0)
+    if text[pos : pos + 1] != "{":
+        return {}
+    out = {"": loc_at(text, pos)}
+    pos = skip_space(text, pos + 1)
+    while text[pos : pos + 1] == '"':
+        key, after = json.decoder.scanstring(text, pos + 1)
+        out[key] = loc_at(text, pos)  # the last of repeated keys is the one read
+        after = skip_space(text, skip_space(text, after) + 1)  # past `:`
+        pos = skip_space(text, decoder.raw_decode(text, after)[1])
+        if text[pos : pos + 1] == ",":
+            pos = skip_space(text, pos + 1)
+    return out
+
+
 def skip_space(text: str, pos: int) -> int:
     """The first offset from `pos` that is not JSON whitespace."""
     while pos < len(text) and text[pos] in " \t\r\n":

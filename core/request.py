@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from core.ast import Var
 from core.errors import CedarError, RequestError
-from core.json_values import record_from_json_typed, uid_from_json, value_from_json
+from core.json_values import (
+    member_locations,
+    record_from_json_typed,
+    uid_from_json,
+    value_from_json,
+)
 from core.values import EntityUID, Record, Value, to_json
 
 if TYPE_CHECKING:
@@ -42,26 +47,34 @@ class Request:
         *,
         validate: bool = True,
         source: str | None = None,
+        text: str | None = None,
     ) -> Request:
         """Read `{"principal", "action", "resource", "context"?}`.
 
         Entities may be written `{"type", "id"}`, `{"__entity": {...}}` or `'Type::"id"'`.
+        Given the JSON `text` the object was read from, an error names the line and column of
+        the member it is about (of the object, for a member that is missing).
         """
+        part: str | None = None
         try:
             if not isinstance(obj, dict):
                 raise RequestError("a request must be a JSON object")
             for key in ("principal", "action", "resource"):
                 if key not in obj:
                     raise RequestError(f"the request has no `{key}`")
-            principal = uid_from_json(obj["principal"], "principal")
-            action = uid_from_json(obj["action"], "action")
-            resource = uid_from_json(obj["resource"], "resource")
+            uids = []
+            for part in ("principal", "action", "resource"):
+                uids.append(uid_from_json(obj[part], part))
+            part = "context"
             raw_context = obj.get("context", {})
             if not isinstance(raw_context, dict):
                 raise RequestError("the context must be a JSON object")
-            return cls.build(principal, action, resource, raw_context, schema, validate=validate)
+            part = None
+            return cls.build(*uids, raw_context, schema, validate=validate)
         except CedarError as err:
-            raise RequestError(err.message).located(source) from None
+            part = getattr(err, "part", None) or part
+            loc = None if text is None else member_locations(text).get(part or "")
+            raise RequestError(err.message, source=source, loc=loc, text=text) from None
 
     @classmethod
     def build(
@@ -74,38 +87,46 @@ class Request:
         *,
         validate: bool = True,
     ) -> Request:
-        decl = schema.actions.get(action) if schema is not None else None
-        if schema is not None and validate:
-            if decl is None:
-                raise RequestError(f"request's action `{action}` is not declared in the schema")
-            for role, uid, allowed in (
-                ("principal", principal, decl.principal_types),
-                ("resource", resource, decl.resource_types),
-            ):
-                if uid.type not in allowed:
-                    names = ", ".join(f"`{t}`" for t in allowed) or "none"
+        """A request from its parts; an error's `part` names the part it is about."""
+        part = "action"
+        try:
+            decl = schema.actions.get(action) if schema is not None else None
+            if schema is not None and validate:
+                if decl is None:
+                    raise RequestError(f"request's action `{action}` is not declared in the schema")
+                for part, uid, allowed in (
+                    ("principal", principal, decl.principal_types),
+                    ("resource", resource, decl.resource_types),
+                ):
+                    if uid.type not in allowed:
+                        names = ", ".join(f"`{t}`" for t in allowed) or "none"
+                        raise RequestError(
+                            f"{part} type `{uid.type}` is not valid for `{action}` "
+                            f"(it applies to {names})"
+                        )
+                    if schema.invalid_enum_uid(uid) is not None:
+                        raise RequestError(
+                            f"{part} `{uid}` is not one of the ids of enumerated type `{uid.type}`"
+                        )
+            part = "context"
+            if decl is not None:
+                context = record_from_json_typed(raw_context, decl.context, "context")
+                bad = schema.invalid_enum_uid(context) if schema is not None and validate else None
+                if bad is not None:
                     raise RequestError(
-                        f"{role} type `{uid.type}` is not valid for `{action}` "
-                        f"(it applies to {names})"
+                        f"context: `{bad}` is not one of the ids of enumerated type `{bad.type}`"
                     )
-                if schema.invalid_enum_uid(uid) is not None:
+            else:
+                value = value_from_json(raw_context, "context")
+                if not isinstance(value, Record):
                     raise RequestError(
-                        f"{role} `{uid}` is not one of the ids of enumerated type `{uid.type}`"
+                        "the context must be a record, not an escaped entity or extension"
                     )
-        if decl is not None:
-            context = record_from_json_typed(raw_context, decl.context, "context")
-            bad = schema.invalid_enum_uid(context) if schema is not None and validate else None
-            if bad is not None:
-                raise RequestError(
-                    f"context: `{bad}` is not one of the ids of enumerated type `{bad.type}`"
-                )
-        else:
-            value = value_from_json(raw_context, "context")
-            if not isinstance(value, Record):
-                raise RequestError(
-                    "the context must be a record, not an escaped entity or extension"
-                )
-            context = value
+                context = value
+        except CedarError as err:
+            located = RequestError(err.message)
+            located.part = part
+            raise located from None
         return cls(principal, action, resource, context)
 
     def to_json(self) -> dict[str, Any]:

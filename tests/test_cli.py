@@ -143,7 +143,27 @@ def test_template_links(tmp_path: Path) -> None:
             '{"principal": "User::alice", "action": "Action::\\"GetList\\"",'
             ' "resource": "List::\\"0\\""}',
             "--request",
-            "req.json: principal: `User::alice` is not an entity reference",
+            "req.json:1:2: principal: `User::alice` is not an entity reference",
+        ),
+        (
+            "req.json",
+            '{"principal": "User::\\"bob\\"",\n "action": "Action::\\"GetList\\"",\n'
+            '  "resource": "User::\\"bob\\""}',
+            "--request",
+            'req.json:3:3: resource type `User` is not valid for `Action::"GetList"`',
+        ),
+        (
+            "req.json",
+            '{"principal": "User::\\"bob\\"", "action": "Action::\\"GetList\\"",\n'
+            ' "resource": "List::\\"0\\"", "context": {"x": 1}}',
+            "--request",
+            "req.json:2:29: context: attribute `x` should not exist according to the schema",
+        ),
+        (
+            "req.json",
+            '\n  {"principal": "User::\\"bob\\"", "resource": "List::\\"0\\""}',
+            "--request",
+            "req.json:2:3: the request has no `action`",
         ),
         (
             "req.json",

@@ -74,10 +74,10 @@ class Decoder:
         two set expressions over enumerated entities unreduced (`If(A ∩ B = ∅, x, y)`). Such a
         term has no free constants, so a solver decides its conditions one by one.
         """
-        if _settled(v):
-            return v
         if z3.is_app_of(v, z3.Z3_OP_ITE):
             return self.settle(v.arg(1) if self.decide(v.arg(0)) else v.arg(2))
+        if _settled(v):
+            return v
         if z3.is_app(v) and v.decl().kind() == z3.Z3_OP_DT_CONSTRUCTOR:
             return v.decl()(*(self.settle(a) for a in v.children()))
         if z3.is_bool(v):
@@ -143,7 +143,7 @@ class Decoder:
         entries, default = self.array_entries(v)
         explicit: dict[Value, bool] = {}
         for index, member in entries:  # the outermost store comes first, and wins
-            explicit.setdefault(self.literal(index, elem), z3.is_true(member))
+            explicit.setdefault(self.literal(index, elem), z3.is_true(self.settle(member)))
         out = {value for value, member in explicit.items() if member}
         if default is False:
             return out
@@ -186,12 +186,12 @@ class Decoder:
             entries.append((v.arg(1), v.arg(2)))
             v = v.arg(0)
         if z3.is_K(v):
-            return entries, z3.is_true(v.arg(0))
+            return entries, z3.is_true(self.settle(v.arg(0)))
         if z3.is_as_array(v):
             interp = self.model[z3.get_as_array_func(v)]
             listed = interp.as_list()
             entries.extend((row[0], row[1]) for row in listed[:-1])
-            return entries, z3.is_true(listed[-1])
+            return entries, z3.is_true(self.settle(listed[-1]))
         return entries, None
 
     def candidates(self, ty: SchemaType) -> set[Value]:

@@ -470,8 +470,14 @@ BRANCH_ON_ENUM_SETS = '(if principal.s.containsAny(principal.t) then Team::"b" e
             f'{{ {BRANCH_ON_ENUM_SETS} == Team::"b" && principal.k + 1 > 0 }};',
             None,
         ),
+        (
+            analyzer.check_always_denies,
+            "permit(principal, action, resource) when { (if principal.s.containsAny(principal.t) "
+            'then [Photo::"a"] else [Photo::"b"]).contains(Photo::"a") && principal.k > 0 };',
+            "Allow",
+        ),
     ],
-    ids=["always-denies", "never-errors"],
+    ids=["always-denies", "never-errors", "a set chosen"],
 )
 def test_counterexample_decodes_values_chosen_by_a_set_test(
     check: Any, text: str, claimed: str | None

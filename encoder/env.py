@@ -42,7 +42,9 @@ class SymEnv:
         self.context = z3.Const("context", universe.record(env.context).sort)
         self.footprint: dict[int, tuple[z3.ExprRef, str]] = {}
         self.inputs: dict[int, tuple[z3.ExprRef, SchemaType]] = {}
-        self.terms: dict[int, tuple[z3.ExprRef, SchemaType]] = {}
+        # by term and type: one bit-vector term can be a Long, a decimal, a datetime and a
+        # duration (`duration("1s").toMilliseconds()` is the term of `duration("1s")`)
+        self.terms: dict[tuple[int, SchemaType], tuple[z3.ExprRef, SchemaType]] = {}
         self.tag_queries: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]] = {}
         self.used: set[str] = set()  # the store functions the formulas apply
         # each application built once: the hierarchy assumptions ask for the same ones often
@@ -70,7 +72,7 @@ class SymEnv:
 
     def note(self, s: Sym) -> None:
         """Remember a compiled term: its value may matter when decoding a model."""
-        self.terms.setdefault(s.value.get_id(), (s.value, s.ty))
+        self.terms.setdefault((s.value.get_id(), s.ty), (s.value, s.ty))
         if isinstance(s.ty, EntityType):
             self.footprint.setdefault(s.value.get_id(), (s.value, s.ty.name))
 

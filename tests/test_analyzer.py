@@ -496,3 +496,28 @@ def test_counterexample_decodes_values_chosen_by_a_set_test(
             assert answer.decision.value == claimed, cx.to_json()
         else:
             assert answer.diagnostics.errors, cx.to_json()
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        'resource.age.contains(duration("1s").toMilliseconds())',
+        'duration("1s") > duration("0s") && resource.age.contains(1000)',
+        'resource.times.contains(datetime("1970-01-01T00:00:01Z")) && resource.age.contains(1000)',
+    ],
+)
+def test_counterexample_sets_hold_a_long_written_as_another_type(condition: str) -> None:
+    """A Long and a duration or datetime of the same number of milliseconds are one term to
+    the solver; a set decoded against the values that matter still gets the Long."""
+    schema_text = """
+    entity U = { age: Set<Long>, times: Set<datetime> };
+    action act appliesTo { principal: [U], resource: [U] };
+    """
+    text = f"permit(principal, action, resource) when {{ {condition} }};"
+    result = analyzer.check_always_denies(PolicySet.from_str(text), Schema.from_str(schema_text))
+    assert result.verdict is Verdict.REFUTED
+    for cx in result.counterexamples:
+        answer = cedarpy.is_authorized(
+            cx.request.to_json(), text, cx.entities.to_json(), schema_text
+        )
+        assert answer.decision.value == "Allow", cx.to_json()

@@ -11,6 +11,10 @@ Longer runs: `python -m tests.drt --check all --minutes 10`.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -233,6 +237,24 @@ def test_the_runner_counts_resumes_and_records_a_part(tmp_path: Path) -> None:
         ("validation", 5, 7, 3),
     ]
     assert all(r["master_seed"] == 7 and r["mismatching"] == 0 for r in lines)
+
+
+def test_an_interrupted_run_reports_and_records_what_it_ran(tmp_path: Path) -> None:
+    ledger = tmp_path / "runs.jsonl"
+    args = [sys.executable, "-m", "tests.drt", "--check", "a", "--cases", "1000000", "--jobs"]
+    args += ["1", "--seed", "7", "--out", str(tmp_path / "out"), "--ledger", str(ledger)]
+    root = Path(__file__).parent.parent
+    proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(b"master seed: 7")  # the handler is in place
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"interrupted: reporting the cases run so far" in err and b"Traceback" not in err
+    (line,) = [json.loads(text) for text in ledger.read_text().splitlines()]
+    assert line["first"] == 0 and line["through"] == line["cases"] - 1 < 1000000
+    assert f"authorization: {line['cases']} cases".encode() in out
 
 
 def test_the_runner_needs_a_number_of_cases_or_a_time() -> None:

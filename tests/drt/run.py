@@ -11,7 +11,8 @@ mismatches and unusable cases with the reason.
 A long run can be done in parts: `--start I` begins at case I of the same master seed, and
 the summary says up to which case every case has been run (`0..K`), so the next part starts
 at K + 1. `--ledger FILE` appends one JSON line per check with the date, seed, range, counts
-and duration: the record of a run that took several parts.
+and duration: the record of a run that took several parts. Interrupted (Ctrl-C or SIGTERM),
+a run stops, reports and writes its ledger lines for what it ran.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -140,32 +142,59 @@ def run(
     tallies = {letter: Tally() for letter in letters}
     deadline = None if minutes is None else time.monotonic() + minutes * 60
     total = cases * len(letters) if cases is not None else int((minutes or 0) * 60)
-    clock = last_status = time.monotonic()
+    clock = time.monotonic()
     ctx = multiprocessing.get_context("spawn")
     with (
-        ctx.Pool(jobs) as pool,
+        ctx.Pool(jobs, initializer=_ignore_interrupts) as pool,
         click.progressbar(length=total, file=sys.stderr, label="cases") as bar,
     ):
         results = pool.imap_unordered(run_unit, _units(letters, master, start, cases), chunksize=1)
-        for r in results:
-            tallies[r.letter].add(r)
-            for repro in r.repros:
-                path = save(repro, out)
-                click.echo(f"\nmismatch ({NAMES[r.letter]}): {path}", err=True)
-            if r.mismatches and not r.repros:
-                click.echo(f"\nseed {r.seed} ({NAMES[r.letter]}): {r.mismatches[0]}", err=True)
-            if cases is not None:
-                bar.update(1)
-            else:
-                bar.update(int(time.monotonic() - clock) - bar.pos)
-            now = time.monotonic()
-            if status_every is not None and now - last_status >= status_every:
-                last_status = now
-                click.echo(f"\n{status(tallies, now - clock)}", err=True)
-            if deadline is not None and now >= deadline:
-                pool.terminate()
-                break
+        try:
+            _collect(results, tallies, out, bar, cases, clock, status_every, deadline)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: reporting the cases run so far", err=True)
+        pool.terminate()
     return tallies
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: leave interruptions to the parent, which stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _collect(
+    results: Iterator[UnitResult],
+    tallies: dict[str, Tally],
+    out: Path,
+    bar: Any,
+    cases: int | None,
+    clock: float,
+    status_every: float | None,
+    deadline: float | None,
+) -> None:
+    """Tally the results as they come, until they end or the deadline passes."""
+    last_status = clock
+    for r in results:
+        tallies[r.letter].add(r)
+        for repro in r.repros:
+            path = save(repro, out)
+            click.echo(f"\nmismatch ({NAMES[r.letter]}): {path}", err=True)
+        if r.mismatches and not r.repros:
+            click.echo(f"\nseed {r.seed} ({NAMES[r.letter]}): {r.mismatches[0]}", err=True)
+        if cases is not None:
+            bar.update(1)
+        else:
+            bar.update(int(time.monotonic() - clock) - bar.pos)
+        now = time.monotonic()
+        if status_every is not None and now - last_status >= status_every:
+            last_status = now
+            click.echo(f"\n{status(tallies, now - clock)}", err=True)
+        if deadline is not None and now >= deadline:
+            return
 
 
 def status(tallies: dict[str, Tally], seconds: float) -> str:
@@ -239,7 +268,9 @@ def main(
     letters = ["a", "b", "c"] if "all" in which else sorted(set(which))
     jobs = jobs or multiprocessing.cpu_count()
     began, clock = datetime.now(timezone.utc), time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: stop, report, record
     tallies = run(letters, master, cases, minutes, jobs, out, start)
+    signal.signal(signal.SIGTERM, previous)
     seconds = time.monotonic() - clock
     click.echo(report(tallies, start))
     click.echo(f"{seconds / 60:.1f} minutes on {jobs} processes")

@@ -19,7 +19,7 @@ import z3
 
 from analyzer.minimize import minimize
 from analyzer.results import Counterexample, InternalError, Verdict
-from analyzer.runner import select_environments
+from analyzer.runner import decode_model, select_environments
 from core.ast import to_source
 from core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
 from core.entities import Entities
@@ -30,7 +30,6 @@ from core.typechecker import RequestEnv
 from core.validator import request_environments
 from encoder.authorizer import compile_policy, z3_logic
 from encoder.decoder import Counterexample as Decoded
-from encoder.decoder import DecodeError, decode
 from encoder.enforcer import hierarchy_assumptions
 from encoder.env import SymEnv
 from encoder.errors import EncodeError
@@ -326,10 +325,7 @@ def diff_environment(
             reason = f"more than {MAX_CLASSES} classes"
             return EnvDiff(env, tuple(classes), False, reason, **timing)
         t0 = time.perf_counter()
-        try:
-            cx = decode(senv, solver.model())
-        except DecodeError as err:
-            raise InternalError(f"in environment {senv.env}: {err}") from err
+        cx = decode_model(senv, solver.model())
         old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
         old_resp = is_authorized(cx.request, old, cx.entities)
         new_resp = is_authorized(cx.request, new, cx.entities)

@@ -166,6 +166,14 @@ def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = Non
     return EnvResult(env, Verdict.REFUTED, None, cx, confirm_seconds=confirmed, **timing)
 
 
+def decode_model(senv: SymEnv, model: z3.ModelRef) -> Decoded:
+    """The counterexample a model describes; a model the decoder cannot read is a bug."""
+    try:
+        return decode(senv, model)
+    except DecodeError as err:
+        raise InternalError(f"in environment {senv.env}: {err}") from err
+
+
 def _confirm(
     problem: Problem,
     q: Query,
@@ -177,10 +185,7 @@ def _confirm(
 
     The confirmed counterexample is then made smaller, keeping it a confirmed violation.
     """
-    try:
-        cx = decode(senv, solver.model())
-    except DecodeError as err:
-        raise InternalError(f"in environment {senv.env}: {err}") from err
+    cx = decode_model(senv, solver.model())
 
     def replay(request: Request, entities: Entities) -> tuple[list[Any], bool]:
         point = Decoded(request, entities)

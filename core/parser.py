@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -177,6 +178,14 @@ class _Negatable:
         self.loc = loc
 
 
+def _chain_at(x: Expr, loc: Loc) -> Expr:
+    """`x` with every attribute access of its chain (`a.b` in `a.b.c`) placed at `loc`, the
+    whole chain's place, as Cedar places them; errors at one place with one message are one."""
+    if isinstance(x, GetAttr) and x.loc != loc:
+        return replace(x, arg=_chain_at(x.arg, loc), loc=loc)
+    return x
+
+
 def _expr(x: Any) -> Expr:
     if isinstance(x, _Negatable):
         n = int(x.digits)
@@ -305,7 +314,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         target, loc = _expr(a), _loc_of(meta)
         result: Expr = HasAttr(target, path[0], loc)
         for prev, attr in itertools.pairwise(path):
-            target = GetAttr(target, prev, loc)
+            target = GetAttr(_chain_at(target, loc), prev, loc)  # as Cedar places the copies
             result = And(result, HasAttr(target, attr, loc), loc)
         return result
 
@@ -359,10 +368,12 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return result
 
     def get_attr(self, meta, target, name):  # type: ignore[no-untyped-def]
-        return GetAttr(_expr(target), _ident(name), _loc_of(meta))
+        loc = _loc_of(meta)
+        return GetAttr(_chain_at(_expr(target), loc), _ident(name), loc)
 
     def index(self, meta, target, s):  # type: ignore[no-untyped-def]
-        return GetAttr(_expr(target), string_of(s), _loc_of(meta))
+        loc = _loc_of(meta)
+        return GetAttr(_chain_at(_expr(target), loc), string_of(s), loc)
 
     def method(self, meta, target, name, args):  # type: ignore[no-untyped-def]
         recv, args, loc = _expr(target), [_expr(a) for a in args or ()], _loc_of(meta)

@@ -80,10 +80,16 @@ class RequestEnv:
 class TypeCheckError(Exception):
     """A policy that does not typecheck in an environment."""
 
-    def __init__(self, message: str, loc: Loc | None) -> None:
+    def __init__(
+        self, message: str, loc: Loc | None, *, silent: bool = False, detail: object = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc
+        self.silent = silent  # an unknown entity: the validator reports it once, by itself
+        # what else tells two errors apart, as in Cedar, where an unguarded tag access in two
+        # environments is two errors when the tag's expression types differently in them
+        self.detail = detail
 
 
 AttrKey = tuple[str, str]
@@ -158,21 +164,46 @@ def _ext_arg_type(name: str) -> SchemaType:
 
 
 class _Checker:
-    """Types expressions in one environment; the twin of core/evaluator.py's `evaluate`."""
+    """Types expressions in one environment; the twin of core/evaluator.py's `evaluate`.
+
+    A type error does not stop the checker, as it does not stop Cedar's: it is recorded, the
+    faulty node gets the type its operator promises (`Bool` for a comparison) or none at all
+    (`ty=None`, for an unknown attribute), and checking goes on. Checks that need a type the
+    faulty node lacks are skipped, so one mistake is reported once. A node whose subtree has
+    an error keeps no capabilities, as in Cedar.
+    """
 
     def __init__(self, schema: Schema, env: RequestEnv) -> None:
         self.schema = schema
         self.env = env
+        self.errors: list[TypeCheckError] = []  # in the order found
+        self.quiet: list[TypeCheckError] = []  # invalid enumerated entities: typing goes on
 
-    def fail(self, message: str, x: Expr) -> TypeCheckError:
-        return TypeCheckError(message, x.loc)
+    def fail(self, message: str, x: Expr, *, silent: bool = False, detail: object = None) -> None:
+        self.errors.append(TypeCheckError(message, x.loc, silent=silent, detail=detail))
 
-    def expect_bool(self, t: Expr) -> BoolType:
-        if isinstance(t.ty, BoolType):
+    def expect_bool(self, t: Expr) -> BoolType | None:
+        if isinstance(t.ty, BoolType) or t.ty is None:
             return t.ty
-        raise self.fail(f"unexpected type: expected Bool but saw {t.ty}", t)
+        self.fail(f"unexpected type: expected Bool but saw {t.ty}", t)
+        return None
+
+    def expect(self, t: Expr, ok: bool, expected: str, detail: object = None) -> bool:
+        """Whether `t` is usable: its type is known and `ok`; reports it when known and not.
+        `detail`: what tells this check from another of the same node (`e is T in E` checks
+        its `e` twice, and Cedar counts both errors, their advice differing)."""
+        if t.ty is None:
+            return False
+        if not ok:
+            self.fail(f"unexpected type: expected {expected} but saw {t.ty}", t, detail=detail)
+        return ok
 
     def type_of(self, x: Expr, c: Capabilities) -> tuple[Expr, Capabilities]:
+        before = len(self.errors)
+        typed, caps = self.type_of_node(x, c)
+        return typed, (caps if len(self.errors) == before else NONE)
+
+    def type_of_node(self, x: Expr, c: Capabilities) -> tuple[Expr, Capabilities]:
         match x:
             case Lit(value=v):
                 return replace(x, ty=self.type_of_value(v, x)), NONE
@@ -189,18 +220,18 @@ class _Checker:
             case UnaryApp(op=op, arg=a):
                 return self.type_of_unary(x, op, self.type_of(a, c)[0]), NONE
             case BinaryApp(op=op, left=a, right=b):
+                before = len(self.errors)
                 ta, tb = self.type_of(a, c)[0], self.type_of(b, c)[0]
-                return self.type_of_binary(x, op, ta, tb, c)
+                return self.type_of_binary(x, op, ta, tb, c, before)
             case Like(arg=a):
                 ta = self.type_of(a, c)[0]
-                if ta.ty != STRING:
-                    raise self.fail(f"unexpected type: expected String but saw {ta.ty}", a)
+                self.expect(ta, ta.ty == STRING, "String")
                 return replace(x, arg=ta, ty=BOOL), NONE
             case Is(arg=a, entity_type=et):
                 ta = self.type_of(a, c)[0]
-                if not isinstance(ta.ty, EntityType):
-                    raise self.fail(f"unexpected type: expected an entity but saw {ta.ty}", a)
-                return replace(x, arg=ta, ty=_bool(ta.ty.name == et)), NONE
+                if not self.expect(ta, isinstance(ta.ty, EntityType), "an entity", "is"):
+                    return replace(x, arg=ta, ty=BOOL), NONE
+                return replace(x, arg=ta, ty=_bool(ta.ty.name == et)), NONE  # type: ignore[union-attr]
             case HasAttr(arg=a, attr=name):
                 return self.type_of_has_attr(x, self.type_of(a, c)[0], name, c)
             case GetAttr(arg=a, attr=name):
@@ -210,7 +241,9 @@ class _Checker:
                 return replace(x, elements=tuple(typed), ty=self.type_of_set(x, typed)), NONE
             case RecordLit(fields=fs):
                 tfs = tuple((k, self.type_of(e, c)[0]) for k, e in fs)
-                rty = RecordType.of({k: Attribute(e.ty) for k, e in tfs})  # type: ignore[arg-type]
+                rty = None
+                if all(e.ty is not None for _, e in tfs):
+                    rty = RecordType.of({k: Attribute(e.ty) for k, e in tfs})  # type: ignore[arg-type]
                 return replace(x, fields=tfs, ty=rty), NONE
             case Call(fn=fn, args=xs):
                 typed = tuple(self.type_of(e, c)[0] for e in xs)
@@ -219,7 +252,7 @@ class _Checker:
 
     # literals and variables
 
-    def type_of_value(self, v: Value, x: Expr) -> SchemaType:
+    def type_of_value(self, v: Value, x: Expr) -> SchemaType | None:
         if isinstance(v, bool):
             return _bool(v)
         if isinstance(v, Long):
@@ -227,16 +260,22 @@ class _Checker:
         if isinstance(v, str):
             return STRING
         if isinstance(v, EntityUID):
-            self.check_entity(v, x)
-            return EntityType(v.type)
+            return self.type_of_entity(v, x)
         if isinstance(v, frozenset):  # `action in [...]` in a scope
             return self.type_of_set(x, [Lit(e, x.loc, ty=self.type_of_value(e, x)) for e in v])
-        raise self.fail(f"unexpected literal {v!r}", x)
+        raise AssertionError(f"unexpected literal {v!r}")
 
-    def check_entity(self, uid: EntityUID, x: Expr) -> None:
+    def type_of_entity(self, uid: EntityUID, x: Expr) -> SchemaType | None:
+        """An entity literal's type. The validator reports unknown types and actions once per
+        literal, not once per environment: here they are silent, and the literal untyped."""
         problem = unknown_entity(uid, self.schema)
-        if problem is not None:
-            raise self.fail(problem, x)
+        if problem is None:
+            return EntityType(uid.type)
+        if uid.type in self.schema.entity_types:  # not one of an enumerated type's entities
+            self.quiet.append(TypeCheckError(problem, x.loc, silent=True))
+            return EntityType(uid.type)
+        self.fail(problem, x, silent=True)
+        return None
 
     def type_of_var(self, v: Var) -> SchemaType:
         match v:
@@ -265,9 +304,11 @@ class _Checker:
             return replace(x, cond=cond, then=els, else_=els, ty=els.ty), c3
         then, c2 = self.type_of(t, c | c1)
         els, c3 = self.type_of(f, c)
-        joined = lub(then.ty, els.ty)  # type: ignore[arg-type]
-        if joined is None:
-            raise self.fail(f"the types {then.ty} and {els.ty} are not compatible", x)
+        joined = None
+        if then.ty is not None and els.ty is not None:
+            joined = lub(then.ty, els.ty)
+            if joined is None:
+                self.fail(_incompatible(then.ty, els.ty), x)
         return replace(x, cond=cond, then=then, else_=els, ty=joined), (c1 | c2) & c3
 
     def type_of_and(
@@ -280,6 +321,8 @@ class _Checker:
         right, c2 = self.type_of(b, c | c1)
         t2 = self.expect_bool(right)
         node = replace(x, left=left, right=right)
+        if t1 is None or t2 is None:
+            return replace(node, ty=BOOL), NONE
         if t2 == FALSE:
             return replace(node, ty=FALSE), NONE
         if t2 == TRUE:
@@ -296,6 +339,8 @@ class _Checker:
         right, c2 = self.type_of(b, c)
         t2 = self.expect_bool(right)
         node = replace(x, left=left, right=right)
+        if t1 is None or t2 is None:
+            return replace(node, ty=BOOL), NONE
         if t1 == FALSE:
             return replace(node, ty=t2), c2
         if t2 == TRUE:
@@ -307,15 +352,17 @@ class _Checker:
     # operators
 
     def type_of_unary(self, x: UnaryApp, op: UnaryOp, a: Expr) -> Expr:
-        match op, a.ty:
-            case UnaryOp.NOT, BoolType(value=v):
-                return replace(x, arg=a, ty=BOOL if v is None else _bool(not v))
-            case UnaryOp.NEG, LongType():
+        match op:
+            case UnaryOp.NOT:
+                v = self.expect_bool(a)
+                return replace(x, arg=a, ty=BOOL if v is None or v == BOOL else _bool(v == FALSE))
+            case UnaryOp.NEG:
+                self.expect(a, isinstance(a.ty, LongType), "Long")
                 return replace(x, arg=a, ty=LONG)
-            case UnaryOp.IS_EMPTY, SetType():
+            case UnaryOp.IS_EMPTY:
+                self.expect(a, isinstance(a.ty, SetType), "a set")
                 return replace(x, arg=a, ty=BOOL)
-        expected = {UnaryOp.NOT: "Bool", UnaryOp.NEG: "Long", UnaryOp.IS_EMPTY: "a set"}[op]
-        raise self.fail(f"unexpected type: expected {expected} but saw {a.ty}", a)
+        assert_never(op)
 
     def type_of_eq(self, x: BinaryApp, a: Expr, b: Expr) -> BoolType:
         """`a == b`, typed, for the written `x`: two literals compare exactly, as written.
@@ -326,13 +373,14 @@ class _Checker:
         la, lb = _written_literal(x.left), _written_literal(x.right)
         if la is not None and lb is not None and not isinstance(la, frozenset):
             return _bool(la == lb)
-        if isinstance(a, Slot) or isinstance(b, Slot):
+        if isinstance(a, Slot) or isinstance(b, Slot) or a.ty is None or b.ty is None:
             return BOOL
-        if lub(a.ty, b.ty) is not None:  # type: ignore[arg-type]
+        if lub(a.ty, b.ty) is not None:
             return BOOL
         if isinstance(a.ty, EntityType) and isinstance(b.ty, EntityType):
             return FALSE
-        raise self.fail(f"the types {a.ty} and {b.ty} are not compatible", b)
+        self.fail(_incompatible(a.ty, b.ty), b)
+        return BOOL
 
     def descendant_type(self, child: str, ancestor: str) -> bool:
         return child == ancestor or ancestor in self.schema.entity_type_ancestors(child)
@@ -351,41 +399,67 @@ class _Checker:
         return BOOL if self.descendant_type(a.ty.name, target.name) else FALSE
 
     def type_of_binary(
-        self, x: BinaryApp, op: BinaryOp, a: Expr, b: Expr, c: Capabilities
+        self, x: BinaryApp, op: BinaryOp, a: Expr, b: Expr, c: Capabilities, before: int
     ) -> tuple[Expr, Capabilities]:
+        """`before`: how many errors there were before the operands were typed."""
         node = replace(x, left=a, right=b)
         ta, tb = a.ty, b.ty
         match op:
             case BinaryOp.EQ:
                 return replace(node, ty=self.type_of_eq(x, a, b)), NONE
-            case BinaryOp.IN if isinstance(ta, EntityType) and (
-                isinstance(tb, EntityType)
-                or isinstance(b, Slot)
-                or (isinstance(tb, SetType) and isinstance(tb.element, EntityType))
-            ):
+            case BinaryOp.IN:
+                self.expect(a, isinstance(ta, EntityType), "an entity", "in")
+                entities = isinstance(tb, EntityType) or isinstance(b, Slot)
+                entities |= isinstance(tb, SetType) and isinstance(tb.element, EntityType)
+                self.expect(b, entities, "an entity or a set of entities")
+                if len(self.errors) > before:
+                    return replace(node, ty=BOOL), NONE
                 return replace(node, ty=self.type_of_in(a, b)), NONE
-            case BinaryOp.HAS_TAG if isinstance(ta, EntityType) and tb == STRING:
-                ty, caps = self.type_of_has_tag(ta.name, x.left, x.right, c)
+            case BinaryOp.HAS_TAG | BinaryOp.GET_TAG:
+                entity = self.expect(a, isinstance(ta, EntityType), "an entity")
+                self.expect(b, tb == STRING, "String")
+                if not entity:
+                    return node, NONE
+                name = ta.name  # type: ignore[union-attr]
+                if op is BinaryOp.GET_TAG:
+                    return replace(node, ty=self.type_of_get_tag(name, x, b, c)), NONE
+                ty, caps = self.type_of_has_tag(name, x.left, x.right, c)
                 return replace(node, ty=ty), caps
-            case BinaryOp.GET_TAG if isinstance(ta, EntityType) and tb == STRING:
-                return replace(node, ty=self.type_of_get_tag(ta.name, x.left, x.right, c, x)), NONE
-            case BinaryOp.LESS | BinaryOp.LESS_EQ if ta == tb and ta in _ORDERED:
+            case BinaryOp.LESS | BinaryOp.LESS_EQ:
+                self.check_ordered(a, b)
                 return replace(node, ty=BOOL), NONE
-            case BinaryOp.ADD | BinaryOp.SUB | BinaryOp.MUL if ta == LONG and tb == LONG:
+            case BinaryOp.ADD | BinaryOp.SUB | BinaryOp.MUL:
+                self.expect(a, ta == LONG, "Long")
+                self.expect(b, tb == LONG, "Long")
                 return replace(node, ty=LONG), NONE
-            case BinaryOp.CONTAINS if isinstance(ta, SetType):
-                self.require_lub(tb, ta.element, x)  # type: ignore[arg-type]
+            case BinaryOp.CONTAINS:
+                if self.expect(a, isinstance(ta, SetType), "a set") and tb is not None:
+                    self.require_lub(tb, ta.element, x)  # type: ignore[union-attr]
                 return replace(node, ty=BOOL), NONE
-            case BinaryOp.CONTAINS_ALL | BinaryOp.CONTAINS_ANY if isinstance(
-                ta, SetType
-            ) and isinstance(tb, SetType):
-                self.require_lub(ta.element, tb.element, x)
+            case BinaryOp.CONTAINS_ALL | BinaryOp.CONTAINS_ANY:
+                sets = self.expect(a, isinstance(ta, SetType), "a set")
+                if self.expect(b, isinstance(tb, SetType), "a set") and sets:
+                    self.require_lub(ta.element, tb.element, x)  # type: ignore[union-attr]
                 return replace(node, ty=BOOL), NONE
-        raise self.fail(_operand_message(op, ta, tb), a if _left_is_wrong(op, ta) else b)
+        assert_never(op)
+
+    def check_ordered(self, a: Expr, b: Expr) -> None:
+        """`a < b`: both Longs, or both datetimes, or both durations; whichever side is
+        ordered (a Long first) says what the other should have been."""
+        ta, tb = a.ty, b.ty
+        if ta is None or tb is None or (ta == tb and ta in _ORDERED):
+            return
+        if ta == LONG or (ta in _ORDERED and tb != LONG):
+            self.fail(f"unexpected type: expected {ta} but saw {tb}", b)
+        elif tb in _ORDERED:
+            self.fail(f"unexpected type: expected {tb} but saw {ta}", a)
+        else:
+            for t in (a, b):
+                self.fail(f"unexpected type: expected Long, datetime or duration but saw {t.ty}", t)
 
     def require_lub(self, t1: SchemaType, t2: SchemaType, x: Expr) -> None:
         if lub(t1, t2) is None:
-            raise self.fail(f"the types {t1} and {t2} are not compatible", x)
+            self.fail(_incompatible(t1, t2), x)
 
     # attributes and tags
 
@@ -399,13 +473,11 @@ class _Checker:
     def type_of_has_attr(
         self, x: HasAttr, a: Expr, name: str, c: Capabilities
     ) -> tuple[Expr, Capabilities]:
-        if not isinstance(a.ty, RecordType | EntityType):
-            raise self.fail(f"unexpected type: expected an entity or record but saw {a.ty}", x.arg)
-        rty = self.attrs_of(a.ty)
-        if rty is None:
-            if self.is_action_type(a.ty.name):  # type: ignore[union-attr]
-                return replace(x, arg=a, ty=FALSE), NONE  # actions have no attributes
-            raise self.fail(f"unrecognized entity type `{a.ty}`", x.arg)
+        if not self.expect(a, isinstance(a.ty, RecordType | EntityType), "an entity or record"):
+            return replace(x, arg=a, ty=BOOL), NONE
+        rty = self.attrs_of(a.ty)  # type: ignore[arg-type]
+        if rty is None:  # actions have no attributes
+            return replace(x, arg=a, ty=FALSE), NONE
         attr = rty.get(name)
         if attr is None:
             return replace(x, arg=a, ty=FALSE), NONE
@@ -415,94 +487,111 @@ class _Checker:
         return replace(x, arg=a, ty=BOOL), frozenset({(x.arg, ("attr", name))})
 
     def type_of_get_attr(self, x: GetAttr, a: Expr, name: str, c: Capabilities) -> Expr:
-        if not isinstance(a.ty, RecordType | EntityType):
-            raise self.fail(f"unexpected type: expected an entity or record but saw {a.ty}", x.arg)
-        rty = self.attrs_of(a.ty)
-        if rty is None:
-            raise self.fail(f"attribute `{name}` on entity type `{a.ty}` not found", x)
-        attr = rty.get(name)
+        if not self.expect(a, isinstance(a.ty, RecordType | EntityType), "an entity or record"):
+            return replace(x, arg=a, ty=None)
+        rty = self.attrs_of(a.ty)  # type: ignore[arg-type]
+        attr = rty.get(name) if rty is not None else None
         if attr is None:
-            raise self.fail(f"attribute `{name}` {self.owner(x.arg, a.ty)} not found", x)
+            self.fail(f"attribute {self.access_path(a, name)} not found", x)
+            return replace(x, arg=a, ty=None)
         if not attr.required and (x.arg, ("attr", name)) not in c:
-            raise self.fail(
-                f"unable to guarantee safety of access to optional attribute `{name}` "
-                f"{self.owner(x.arg, a.ty)}; test it with `has` first",
+            self.fail(
+                f"unable to guarantee safety of access to optional attribute "
+                f"{self.access_path(a, name)}; test it with `has` first",
                 x,
             )
         return replace(x, arg=a, ty=attr.type)
 
-    def owner(self, x: Expr, t: SchemaType) -> str:
-        if isinstance(x, VarRef) and x.var is Var.CONTEXT:
-            return f"in the context of `{self.env.action}`"
-        if isinstance(t, EntityType):
-            return f"on entity type `{t}`"
-        return f"in record type {t}"
-
-    def is_action_type(self, name: str) -> bool:
-        return any(uid.type == name for uid in self.schema.actions)
+    def access_path(self, receiver: Expr, name: str) -> str:
+        """`name` read from the typed `receiver`, told as Cedar does: from the nearest entity
+        or context it was read from, as in "`address.zip` on entity type `User`"."""
+        chain = [name]
+        while True:
+            if isinstance(receiver.ty, EntityType):
+                return f"`{'.'.join(chain)}` on entity type `{receiver.ty}`"
+            if isinstance(receiver, VarRef) and receiver.var is Var.CONTEXT:
+                return f"`{'.'.join(chain)}` in the context of `{self.env.action}`"
+            if not isinstance(receiver, GetAttr):
+                return f"`{'.'.join(chain)}` in record type {receiver.ty}"
+            chain.insert(0, receiver.attr)
+            receiver = receiver.arg
 
     def type_of_has_tag(
         self, entity_type: str, x: Expr, tag: Expr, c: Capabilities
     ) -> tuple[BoolType, Capabilities]:
         decl = self.schema.entity_types.get(entity_type)
-        if decl is None:
-            if self.is_action_type(entity_type):
-                return FALSE, NONE  # actions have no tags
-            raise self.fail(f"unrecognized entity type `{entity_type}`", x)
-        if decl.tags is None:
+        if decl is None or decl.tags is None:  # actions have no tags
             return FALSE, NONE
         if (x, ("tag", tag)) in c:
             return TRUE, NONE
         return BOOL, frozenset({(x, ("tag", tag))})
 
     def type_of_get_tag(
-        self, entity_type: str, x: Expr, tag: Expr, c: Capabilities, node: Expr
-    ) -> SchemaType:
-        decl = self.schema.entity_types.get(entity_type)
-        if decl is None:
-            raise self.fail(f"unrecognized entity type `{entity_type}`", x)
-        if decl.tags is None:
-            raise self.fail(f"entity type `{entity_type}` has no tags", node)
+        self, entity_type: str, node: BinaryApp, typed_tag: Expr, c: Capabilities
+    ) -> SchemaType | None:
+        x, tag = node.left, node.right
         if (x, ("tag", tag)) not in c:
-            raise self.fail(
+            self.fail(
                 f"unable to guarantee safety of access to tag `{to_source(tag)}` on entity type "
                 f"`{entity_type}`; test it with `hasTag` first",
                 node,
+                detail=typed_tag,
             )
+            return None
+        decl = self.schema.entity_types.get(entity_type)
+        if decl is None or decl.tags is None:
+            self.fail(f"entity type `{entity_type}` has no tags", node)
+            return None
         return decl.tags
 
     # sets and extension calls
 
-    def type_of_set(self, x: Expr, typed: list[Expr]) -> SetType:
+    def type_of_set(self, x: Expr, typed: list[Expr]) -> SetType | None:
         if not typed:
-            raise self.fail("empty set literals are forbidden in policies", x)
-        joined: SchemaType | None = typed[0].ty
+            self.fail("empty set literals are forbidden in policies", x)
+            return None
+        if any(e.ty is None for e in typed):
+            return None
+        joined: SchemaType = typed[0].ty  # type: ignore[assignment]
         for e in typed[1:]:
-            nxt = lub(joined, e.ty) if joined is not None else None  # type: ignore[arg-type]
+            nxt = lub(joined, e.ty)  # type: ignore[arg-type]
             if nxt is None:
-                raise self.fail(f"the types {joined} and {e.ty} are not compatible", e)
+                self.fail(_incompatible(*(e.ty for e in typed)), e)  # type: ignore[misc]
+                return None
             joined = nxt
-        return SetType(joined)  # type: ignore[arg-type]
+        return SetType(joined)
 
     def type_of_call(self, x: Call, fn: ExtFun, args: tuple[Expr, ...]) -> SchemaType:
-        if fn in _CONSTRUCTORS:
-            parse, result = _CONSTRUCTORS[fn]
-            if len(args) != 1 or not (isinstance(args[0], Lit) and isinstance(args[0].value, str)):
-                raise self.fail(
-                    "extension constructors may only be called on a single string literal", x
-                )
-            try:
-                parse(args[0].value)
-            except ExtensionError as err:
-                raise self.fail(f"invalid argument to `{fn.value}`: {err}", args[0]) from None
+        params = tuple(_ext_arg_type(n) for n in signature(fn))
+        result = _CONSTRUCTORS[fn][1] if fn in _CONSTRUCTORS else _RESULT[fn]
+        if len(args) != len(params):
+            want = ", ".join(map(str, params))
+            saw = ", ".join(str(a.ty) for a in args)
+            self.fail(f"`{fn.value}` takes ({want}) but is given ({saw})", x)
             return result
-        expected = tuple(_ext_arg_type(n) for n in signature(fn))
-        got = tuple(a.ty for a in args)
-        if got != expected:
-            want = ", ".join(map(str, expected))
-            saw = ", ".join(map(str, got))
-            raise self.fail(f"`{fn.value}` takes ({want}) but is given ({saw})", x)
-        return _RESULT[fn]
+        if fn in _CONSTRUCTORS:
+            arg = args[0]
+            if not isinstance(arg, Lit):
+                self.fail("extension constructors may only be called on a single string literal", x)
+                return result
+            if isinstance(arg.value, str):
+                try:
+                    _CONSTRUCTORS[fn][0](arg.value)
+                except ExtensionError as err:
+                    self.fail(f"invalid argument to `{fn.value}`: {err}", arg)
+                return result
+        for arg, param in zip(args, params, strict=True):
+            self.expect(arg, arg.ty == param, str(param))
+        return result
+
+
+def _incompatible(*types: SchemaType) -> str:
+    """Types that have no common type, each named once and in a fixed order, so that the same
+    clash met twice (`a == b` in one environment, `b == a` in another) is one error, as in
+    Cedar."""
+    names = sorted({str(t) for t in types})
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return f"the types {listed} are not compatible"
 
 
 def unknown_entity(uid: EntityUID, schema: Schema) -> str | None:
@@ -577,16 +666,30 @@ def _operand_message(op: BinaryOp, ta: SchemaType | None, tb: SchemaType | None)
     return f"unexpected type: expected {expected[1]} but saw {tb}"
 
 
-def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
-    """The policy's expression, typed in `env`; raises TypeCheckError if it does not typecheck.
-
-    The result's type is `Bool` or one of its singletons; `False` means the policy can never be
-    satisfied in this environment.
+def type_errors(
+    policy: Policy, env: RequestEnv, schema: Schema
+) -> tuple[Expr, list[TypeCheckError]]:
+    """The policy's expression, typed in `env` as far as it goes, and every type error in it
+    (in the order found; `silent` ones are unknown entities, which the validator reports
+    separately). With no errors, the result's type is `Bool` or one of its singletons; `False`
+    means the policy can never be satisfied in this environment.
     """
     checker = _Checker(schema, env)
     typed, _ = checker.type_of(substitute_action(policy.to_expr(), env.action), NONE)
-    if not is_subtype(typed.ty, BOOL):  # type: ignore[arg-type]
-        raise TypeCheckError(f"unexpected type: expected Bool but saw {typed.ty}", policy.loc)
+    if typed.ty is not None and not is_subtype(typed.ty, BOOL):
+        message = f"unexpected type: expected Bool but saw {typed.ty}"
+        checker.fail(message, replace(typed, loc=policy.loc))
+    return typed, checker.errors + checker.quiet
+
+
+def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
+    """The policy's expression, typed in `env`; raises the first TypeCheckError if it does not
+    typecheck. The result's type is `Bool` or one of its singletons; `False` means the policy
+    can never be satisfied in this environment.
+    """
+    typed, errors = type_errors(policy, env, schema)
+    if errors:
+        raise errors[0]
     return typed
 
 
@@ -599,10 +702,7 @@ def applies(policy: Policy, env: RequestEnv, schema: Schema) -> bool:
         (Var.RESOURCE, policy.resource),
     ):
         x = substitute_action(scope_expr(var, constraint), env.action)
-        try:
-            typed, _ = checker.type_of(x, NONE)
-        except TypeCheckError:
-            return True  # reported by the entity check
+        typed, _ = checker.type_of(x, NONE)
         if typed.ty == FALSE:
             return False
     return True

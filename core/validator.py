@@ -11,11 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from core.ast import Expr, Is, Lit, children
+from core.ast import Expr, Is, Lit, Slot, children
 from core.errors import Loc
-from core.policy import Policy, PolicySet
+from core.policy import (
+    Policy,
+    PolicySet,
+    ScopeAny,
+    ScopeConstraint,
+    ScopeEq,
+    ScopeIn,
+    ScopeInSet,
+    ScopeIs,
+    ScopeIsIn,
+)
 from core.schema import Schema
-from core.typechecker import RequestEnv, TypeCheckError, applies, typecheck, unknown_entity
+from core.typechecker import RequestEnv, applies, type_errors, typecheck, unknown_entity
 from core.values import EntityUID
 
 
@@ -77,27 +87,37 @@ class Validator:
         return typecheck(policy, env, self.schema)
 
     def policy_errors(self, policy: Policy) -> list[ValidationError]:
+        """Every error in the policy, as Cedar finds them (one mistake does not hide another),
+        each once however many environments it occurs in, in the order of their places."""
+
         def error(message: str, loc: Loc | None, code: str = "typecheck") -> ValidationError:
             return ValidationError(
                 policy.id, message, loc, policy.source, policy.annotation_map.get("id"), code
             )
 
-        problems: dict[tuple[str, Loc | None], ValidationError] = {}
-        for message, loc in _unknown_entities(policy.to_expr(), self.schema):
-            problems.setdefault((message, loc), error(message, loc, "unknown-entity"))
-        envs = [e for e in self.environments if applies(policy, e, self.schema)]
-        if not envs:
+        problems: dict[tuple[str, object, object], ValidationError] = {}
+        # an unknown entity is reported wherever the policy names it, as often as it does: a
+        # `e is T in E` in a condition names what `e` names twice, and so does Cedar's report
+        for n, (message, loc) in enumerate(_unknown_entities(policy.to_expr(), self.schema)):
+            problems[(message, loc, n)] = error(message, loc, "unknown-entity")
+        if not _can_apply(policy, self.schema):
             message = (
                 "this policy can never apply: no action in the schema accepts the principal and "
                 "resource types its scope allows"
             )
-            problems.setdefault((message, policy.loc), error(message, policy.loc, "never-applies"))
-        for env in envs:
-            try:
-                self.typecheck(policy, env)
-            except TypeCheckError as err:
-                problems.setdefault((err.message, err.loc), error(err.message, err.loc))
-        return list(problems.values())
+            problems.setdefault(
+                (message, policy.loc, None), error(message, policy.loc, "never-applies")
+            )
+        for env in self.environments:
+            if not applies(policy, env, self.schema):
+                continue
+            for err in type_errors(policy, env, self.schema)[1]:
+                if not err.silent:
+                    key = (err.message, err.loc, err.detail)
+                    problems.setdefault(key, error(err.message, err.loc))
+        return sorted(
+            problems.values(), key=lambda e: (e.loc.line, e.loc.column) if e.loc else (0, 0)
+        )
 
     def validate(self, policies: PolicySet | Iterable[Policy]) -> ValidationResult:
         items = list(policies)
@@ -133,3 +153,47 @@ def _unknown_entities(x: Expr, schema: Schema) -> list[tuple[str, Loc | None]]:
 
     visit(x)
     return found
+
+
+def _can_apply(policy: Policy, schema: Schema) -> bool:
+    """Whether some action the scope allows accepts a principal type and a resource type the
+    scope allows, judged from the scope alone (unknown entities allow nothing)."""
+    match policy.action:
+        case ScopeEq(entity=uid):
+            actions = [uid]
+        case ScopeIn() | ScopeInSet():
+            c = policy.action
+            named = set(c.entities if isinstance(c, ScopeInSet) else [c.entity])
+            actions = []
+            if all(uid in schema.actions for uid in named):  # else Cedar allows no action
+                actions = [a for a in schema.actions if {a, *schema.action_ancestors(a)} & named]
+        case _:
+            actions = list(schema.actions)
+    principals = _scope_types(policy.principal, schema)
+    resources = _scope_types(policy.resource, schema)
+    return any(
+        principals & set(decl.principal_types) and resources & set(decl.resource_types)
+        for decl in (schema.actions[a] for a in actions if a in schema.actions)
+    )
+
+
+def _scope_types(c: ScopeConstraint, schema: Schema) -> set[str]:
+    """The entity types a principal or resource scope constraint allows."""
+    every = set(schema.entity_types)
+    match c:
+        case ScopeAny() | ScopeEq(entity=Slot()) | ScopeIn(entity=Slot()):
+            return every
+        case ScopeEq(entity=uid):
+            return {uid.type}
+        case ScopeIn(entity=uid):
+            return _types_in(uid.type, schema)
+        case ScopeIs(entity_type=t) | ScopeIsIn(entity_type=t, entity=Slot()):
+            return {t} & every
+        case ScopeIsIn(entity_type=t, entity=uid):
+            return {t} & _types_in(uid.type, schema)
+    return set()
+
+
+def _types_in(name: str, schema: Schema) -> set[str]:
+    """The entity types whose entities can be in an entity of type `name`."""
+    return {name} | {t for t in schema.entity_types if name in schema.entity_type_ancestors(t)}

@@ -318,7 +318,7 @@ def test_validate_reports_each_error_with_place_and_id(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert lines[0] == (
         f"error: {policies}:3:29: `bad-level` (policy0): "
-        "unexpected type: expected Long, datetime or duration but saw String"
+        "unexpected type: expected Long but saw String"
     )
     assert lines[1] == (
         f"error: {policies}:4:52: policy1: attribute `nope` on entity type `List` not found"
@@ -334,7 +334,7 @@ def test_validate_reports_each_error_with_place_and_id(tmp_path: Path) -> None:
         "file": str(policies),
         "line": 3,
         "column": 29,
-        "message": "unexpected type: expected Long, datetime or duration but saw String",
+        "message": "unexpected type: expected Long but saw String",
     }
 
 

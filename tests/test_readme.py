@@ -26,3 +26,21 @@ def test_readme_shows_the_quick_start_commands() -> None:
     text = (ROOT / "README.md").read_text()
     assert "python -m pip install -e '.[test]' && python -m pytest -n auto" in text
     assert "python -m pip install -e . && cedar-smt equivalent" in text
+
+
+def test_readme_validation_transcript_is_what_the_cli_prints(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    text = (ROOT / "README.md").read_text()
+    session = re.search(
+        r"\$ cat p\.cedar\n(.*?)\$ (cedar-smt validate [^\n]*)\n(.*?)```", text, re.S
+    )
+    assert session is not None
+    policies, command, printed = session.groups()
+    (tmp_path / "p.cedar").write_text(policies)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, command.split()[1:])
+    assert (result.exit_code, result.output) == (1, printed)

@@ -4,7 +4,7 @@
     the schema on both sides: per request the decision, the determining policies and the
     erroring policies must be equal, and an input one engine refuses the other must refuse too.
 (b) `validation`: `core.validate` against `cedarpy.validate_policies` (templates included): the
-    verdict and the set of policies with errors.
+    verdict, the set of policies with errors, and how many distinct errors each has.
 (c) `encoder` (symbolic.py): pinned to each request, the encoding of the validating policies
     must have exactly the evaluator's outcomes, and the counterexamples of the case's analysis
     query must get from cedarpy the decisions the analysis reports.
@@ -110,7 +110,14 @@ def our_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
         messages.setdefault(e.policy_id, []).append(e.message)
     failing = sorted(messages)
     count = len(policies) + len(policies.templates)
-    return {"passed": result.passed, "failing": failing, "messages": messages, "count": count}
+    errors = {k: len(v) for k, v in sorted(messages.items())}
+    return {
+        "passed": result.passed,
+        "failing": failing,
+        "errors": errors,
+        "messages": messages,
+        "count": count,
+    }
 
 
 def cedar_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
@@ -124,7 +131,13 @@ def cedar_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
     messages: dict[str, list[str]] = {}
     for e in result.errors:
         messages.setdefault(e.policy_id, []).append(e.error)
-    return {"passed": result.validation_passed, "failing": failing, "messages": messages}
+    errors = {k: len(v) for k, v in sorted(messages.items())}
+    return {
+        "passed": result.validation_passed,
+        "failing": failing,
+        "errors": errors,
+        "messages": messages,
+    }
 
 
 def check_validation(case: Case) -> Outcome:
@@ -150,12 +163,12 @@ def check_validation(case: Case) -> Outcome:
 
 
 def _verdict(v: dict[str, Any]) -> dict[str, Any]:
-    return {k: v[k] for k in ("passed", "failing", "refused", "crash") if k in v}
+    return {k: v[k] for k in ("passed", "failing", "errors", "refused", "crash") if k in v}
 
 
 def _brief(v: dict[str, Any]) -> str:
     if "passed" in v:
-        return "passed" if v["passed"] else f"failed {v['failing']}"
+        return "passed" if v["passed"] else f"failed {v['errors']}"
     return json.dumps(v)[:300]
 
 

@@ -314,7 +314,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         target, loc = _expr(a), _loc_of(meta)
         result: Expr = HasAttr(target, path[0], loc)
         for prev, attr in itertools.pairwise(path):
-            target = GetAttr(_chain_at(target, loc), prev, loc)  # as Cedar places the copies
+            target = GetAttr(target, prev, loc)
             result = And(result, HasAttr(target, attr, loc), loc)
         return result
 

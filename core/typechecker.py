@@ -188,14 +188,16 @@ class _Checker:
         self.fail(f"unexpected type: expected Bool but saw {t.ty}", t)
         return None
 
-    def expect(self, t: Expr, ok: bool, expected: str, detail: object = None) -> bool:
-        """Whether `t` is usable: its type is known and `ok`; reports it when known and not.
-        `detail`: what tells this check from another of the same node (`e is T in E` checks
-        its `e` twice, and Cedar counts both errors, their advice differing)."""
+    def expect(self, t: Expr, ok: bool, expected: str, advice: str | None = None) -> bool:
+        """Whether `t` is usable: its type is known and `ok`; reports it when known and not,
+        with the advice Cedar gives for this operand and type. (The advice also tells apart
+        two checks of one node: `e is T in E` checks its `e` twice, and Cedar counts both.)"""
         if t.ty is None:
             return False
         if not ok:
-            self.fail(f"unexpected type: expected {expected} but saw {t.ty}", t, detail=detail)
+            tip = _ADVICE.get((advice, type(t.ty).__name__), _ADVICE.get((advice, "")))
+            more = f"; {tip}" if tip else ""
+            self.fail(f"unexpected type: expected {expected} but saw {t.ty}{more}", t)
         return ok
 
     def type_of(self, x: Expr, c: Capabilities) -> tuple[Expr, Capabilities]:
@@ -225,7 +227,7 @@ class _Checker:
                 return self.type_of_binary(x, op, ta, tb, c, before)
             case Like(arg=a):
                 ta = self.type_of(a, c)[0]
-                self.expect(ta, ta.ty == STRING, "String")
+                self.expect(ta, ta.ty == STRING, "String", "like")
                 return replace(x, arg=ta, ty=BOOL), NONE
             case Is(arg=a, entity_type=et):
                 ta = self.type_of(a, c)[0]
@@ -360,7 +362,7 @@ class _Checker:
                 self.expect(a, isinstance(a.ty, LongType), "Long")
                 return replace(x, arg=a, ty=LONG)
             case UnaryOp.IS_EMPTY:
-                self.expect(a, isinstance(a.ty, SetType), "a set")
+                self.expect(a, isinstance(a.ty, SetType), "a set", "isEmpty")
                 return replace(x, arg=a, ty=BOOL)
         assert_never(op)
 
@@ -411,7 +413,7 @@ class _Checker:
                 self.expect(a, isinstance(ta, EntityType), "an entity", "in")
                 entities = isinstance(tb, EntityType) or isinstance(b, Slot)
                 entities |= isinstance(tb, SetType) and isinstance(tb.element, EntityType)
-                self.expect(b, entities, "an entity or a set of entities")
+                self.expect(b, entities, "an entity or a set of entities", "in-right")
                 if len(self.errors) > before:
                     return replace(node, ty=BOOL), NONE
                 return replace(node, ty=self.type_of_in(a, b)), NONE
@@ -429,16 +431,16 @@ class _Checker:
                 self.check_ordered(a, b)
                 return replace(node, ty=BOOL), NONE
             case BinaryOp.ADD | BinaryOp.SUB | BinaryOp.MUL:
-                self.expect(a, ta == LONG, "Long")
-                self.expect(b, tb == LONG, "Long")
+                self.expect(a, ta == LONG, "Long", op.value)
+                self.expect(b, tb == LONG, "Long", op.value)
                 return replace(node, ty=LONG), NONE
             case BinaryOp.CONTAINS:
-                if self.expect(a, isinstance(ta, SetType), "a set") and tb is not None:
+                if self.expect(a, isinstance(ta, SetType), "a set", "contains") and tb is not None:
                     self.require_lub(tb, ta.element, x)  # type: ignore[union-attr]
                 return replace(node, ty=BOOL), NONE
             case BinaryOp.CONTAINS_ALL | BinaryOp.CONTAINS_ANY:
-                sets = self.expect(a, isinstance(ta, SetType), "a set")
-                if self.expect(b, isinstance(tb, SetType), "a set") and sets:
+                sets = self.expect(a, isinstance(ta, SetType), "a set", "contains")
+                if self.expect(b, isinstance(tb, SetType), "a set", "containsAll") and sets:
                     self.require_lub(ta.element, tb.element, x)  # type: ignore[union-attr]
                 return replace(node, ty=BOOL), NONE
         assert_never(op)
@@ -473,7 +475,8 @@ class _Checker:
     def type_of_has_attr(
         self, x: HasAttr, a: Expr, name: str, c: Capabilities
     ) -> tuple[Expr, Capabilities]:
-        if not self.expect(a, isinstance(a.ty, RecordType | EntityType), "an entity or record"):
+        record = isinstance(a.ty, RecordType | EntityType)
+        if not self.expect(a, record, "an entity or record", "has"):
             return replace(x, arg=a, ty=BOOL), NONE
         rty = self.attrs_of(a.ty)  # type: ignore[arg-type]
         if rty is None:  # actions have no attributes
@@ -583,6 +586,29 @@ class _Checker:
         for arg, param in zip(args, params, strict=True):
             self.expect(arg, arg.ty == param, str(param))
         return result
+
+
+# Advice on a wrong operand, by operator and the type seen ("" for any); where Cedar has one
+_MEMBERSHIP = "try `contains` to test membership in a set"
+_MATCH = "try `like` to match a string"
+_ADVICE = {
+    ("like", "EntityType"): "try `is` to test an entity's type",
+    ("is", ""): "`is` tests the type of entities only",
+    ("isEmpty", "StringType"): 'try `== ""` to test for the empty string',
+    ("in", ""): _MEMBERSHIP,
+    ("in-right", "SetType"): _MEMBERSHIP,
+    ("in-right", "StringType"): _MATCH,
+    ("+", "StringType"): "Cedar does not concatenate strings",
+    ("+", "SetType"): "Cedar has no set union, intersection or difference",
+    ("-", "SetType"): "Cedar has no set union, intersection or difference",
+    ("*", "SetType"): "Cedar has no set union, intersection or difference",
+    ("contains", "EntityType"): "try `in` to test membership in the entity hierarchy",
+    ("contains", "RecordType"): "try `has` to test for an attribute",
+    ("contains", "StringType"): _MATCH,
+    ("containsAll", ""): "try `contains` to test for a single element",
+    ("has", "SetType"): _MEMBERSHIP,
+    ("has", "StringType"): _MATCH,
+}
 
 
 def _incompatible(*types: SchemaType) -> str:

@@ -361,7 +361,7 @@ EVERY_ERROR = [
         [
             "1:44 attribute `nope` on entity type `User` not found",
             "1:67 attribute `level` on entity type `Folder` not found",
-            "1:84 unexpected type: expected Long but saw String",
+            "1:84 unexpected type: expected Long but saw String; Cedar does not concatenate strings",
             "1:95 unable to guarantee safety of access to optional attribute `age` on entity "
             "type `User`; test it with `has` first",
             "1:95 unexpected type: expected String but saw Long",
@@ -427,6 +427,15 @@ EVERY_ERROR = [
     (  # `e is T in E` names `e` twice: `e is T && e in E`; so does Cedar, twice
         when('Usr::"x" is User in principal'),
         ["1:44 unrecognized entity type `Usr`", "1:44 unrecognized entity type `Usr`"],
+    ),
+    (  # and checks `e` twice, with different advice: two errors in Cedar too
+        when('principal.name is User in Group::"g"'),
+        [
+            "1:44 unexpected type: expected an entity but saw String; `is` tests the type of "
+            "entities only",
+            "1:44 unexpected type: expected an entity but saw String; try `contains` to test "
+            "membership in a set",
+        ],
     ),
     (  # a clash in each environment, whichever way round, told once per pair of types
         when("principal.tags.contains(resource) || resource.level.contains(1)"),

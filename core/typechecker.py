@@ -5,8 +5,10 @@ the action's context type. In it, `typecheck` gives every node of a policy's exp
 (`ty`), tracking which optional attributes and tags have been tested by `has` and `hasTag`
 ("capabilities", which flow through `&&`, `||` and `if`). Sub-expressions the types prove
 irrelevant are dropped, as Cedar's validator does: `e && x` where `e` can only be false is just
-`e`. The typed expressions are what the symbolic encoder compiles.
-Twin of core/evaluator.py: `_Checker.type_of` has the evaluator's cases in the same order.
+`e`. The typed expressions are what the symbolic encoder compiles. `type_errors` goes on past
+a type error, as Cedar's typechecker does, and returns every error; `typecheck` raises the
+first.
+Twin of core/evaluator.py: `_Checker.type_of_node` has the evaluator's cases in the same order.
 """
 
 from __future__ import annotations
@@ -565,6 +567,8 @@ class _Checker:
         return SetType(joined)
 
     def type_of_call(self, x: Call, fn: ExtFun, args: tuple[Expr, ...]) -> SchemaType:
+        """An extension call: its count of arguments, a constructor's literal, then each
+        argument's type; the call has its result type even when one of these is wrong."""
         params = tuple(_ext_arg_type(n) for n in signature(fn))
         result = _CONSTRUCTORS[fn][1] if fn in _CONSTRUCTORS else _RESULT[fn]
         if len(args) != len(params):

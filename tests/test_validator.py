@@ -361,7 +361,8 @@ EVERY_ERROR = [
         [
             "1:44 attribute `nope` on entity type `User` not found",
             "1:67 attribute `level` on entity type `Folder` not found",
-            "1:84 unexpected type: expected Long but saw String; Cedar does not concatenate strings",
+            "1:84 unexpected type: expected Long but saw String; Cedar does not concatenate "
+            "strings",
             "1:95 unable to guarantee safety of access to optional attribute `age` on entity "
             "type `User`; test it with `has` first",
             "1:95 unexpected type: expected String but saw Long",

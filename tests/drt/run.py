@@ -268,6 +268,7 @@ def main(
     letters = ["a", "b", "c"] if "all" in which else sorted(set(which))
     jobs = jobs or multiprocessing.cpu_count()
     began, clock = datetime.now(timezone.utc), time.monotonic()
+    commit = _commit()  # now: commits made while the run goes do not name its code
     previous = signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: stop, report, record
     tallies = run(letters, master, cases, minutes, jobs, out, start)
     signal.signal(signal.SIGTERM, previous)
@@ -277,7 +278,8 @@ def main(
     if ledger is not None:
         with ledger.open("a") as f:
             for letter, t in tallies.items():
-                f.write(json.dumps(_ledger_line(letter, t, master, start, began, seconds, jobs)))
+                line = _ledger_line(letter, t, master, start, began, seconds, jobs, commit)
+                f.write(json.dumps(line))
                 f.write("\n")
     if any(t.mismatching for t in tallies.values()):
         click.echo(f"mismatches saved in {out}/")
@@ -285,7 +287,14 @@ def main(
 
 
 def _ledger_line(
-    letter: str, t: Tally, master: int, start: int, began: datetime, seconds: float, jobs: int
+    letter: str,
+    t: Tally,
+    master: int,
+    start: int,
+    began: datetime,
+    seconds: float,
+    jobs: int,
+    commit: str,
 ) -> dict[str, Any]:
     return {
         "check": NAMES[letter],
@@ -300,7 +309,7 @@ def _ledger_line(
         "mismatching": t.mismatching,
         "unusable": sum(t.skipped.values()),
         "cedarpy": version("cedarpy"),
-        "commit": _commit(),
+        "commit": commit,
     }
 
 

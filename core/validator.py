@@ -99,7 +99,8 @@ class Validator:
         # an unknown entity is reported wherever the policy names it, as often as it does: a
         # `e is T in E` in a condition names what `e` names twice, and so does Cedar's report
         for n, (message, loc) in enumerate(_unknown_entities(policy.to_expr(), self.schema)):
-            problems[(message, loc, n)] = error(message, loc, "unknown-entity")
+            where = loc or policy.loc  # one in the scope: the policy's place
+            problems[(message, loc, n)] = error(message, where, "unknown-entity")
         if not _can_apply(policy, self.schema):
             message = (
                 "this policy can never apply: no action in the schema accepts the principal and "

@@ -418,7 +418,7 @@ EVERY_ERROR = [
             "principal is Usr, action, resource",
         ),
         [
-            "- unrecognized entity type `Usr`",
+            "1:1 unrecognized entity type `Usr`",
             "1:1 this policy can never apply: no action in the schema accepts the principal and "
             "resource types its scope allows",
             "1:51 unrecognized entity type `Usr`",

@@ -666,36 +666,6 @@ def _entity_literals(x: Expr) -> list[EntityUID] | None:
     return None
 
 
-def _left_is_wrong(op: BinaryOp, ta: SchemaType | None) -> bool:
-    if op in (BinaryOp.IN, BinaryOp.HAS_TAG, BinaryOp.GET_TAG):
-        return not isinstance(ta, EntityType)
-    if op in (BinaryOp.CONTAINS, BinaryOp.CONTAINS_ALL, BinaryOp.CONTAINS_ANY):
-        return not isinstance(ta, SetType)
-    if op in (BinaryOp.LESS, BinaryOp.LESS_EQ):
-        return ta not in _ORDERED
-    return ta != LONG
-
-
-def _operand_message(op: BinaryOp, ta: SchemaType | None, tb: SchemaType | None) -> str:
-    if op is BinaryOp.IN:
-        expected = ("an entity", "an entity or a set of entities")
-    elif op in (BinaryOp.HAS_TAG, BinaryOp.GET_TAG):
-        expected = ("an entity", "String")
-    elif op is BinaryOp.CONTAINS:
-        expected = ("a set", "a value")
-    elif op in (BinaryOp.CONTAINS_ALL, BinaryOp.CONTAINS_ANY):
-        expected = ("a set", "a set")
-    elif op in (BinaryOp.LESS, BinaryOp.LESS_EQ):
-        if ta in _ORDERED:
-            return f"unexpected type: expected {ta} but saw {tb}"
-        expected = ("Long, datetime or duration", "the same type")
-    else:
-        expected = ("Long", "Long")
-    if _left_is_wrong(op, ta):
-        return f"unexpected type: expected {expected[0]} but saw {ta}"
-    return f"unexpected type: expected {expected[1]} but saw {tb}"
-
-
 def type_errors(
     policy: Policy, env: RequestEnv, schema: Schema
 ) -> tuple[Expr, list[TypeCheckError]]:

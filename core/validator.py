@@ -25,7 +25,7 @@ from core.policy import (
     ScopeIsIn,
 )
 from core.schema import Schema
-from core.typechecker import RequestEnv, applies, type_errors, typecheck, unknown_entity
+from core.typechecker import RequestEnv, applies, type_errors, unknown_entity
 from core.values import EntityUID
 
 
@@ -74,7 +74,7 @@ class ValidationResult:
 
 
 class Validator:
-    """Validates policies against one schema; typed expressions are cached per environment."""
+    """Validates policies against one schema, whose request environments it computes once."""
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
@@ -82,9 +82,6 @@ class Validator:
     @cached_property
     def environments(self) -> list[RequestEnv]:
         return request_environments(self.schema)
-
-    def typecheck(self, policy: Policy, env: RequestEnv) -> Expr:
-        return typecheck(policy, env, self.schema)
 
     def policy_errors(self, policy: Policy) -> list[ValidationError]:
         """Every error in the policy, as Cedar finds them (one mistake does not hide another),

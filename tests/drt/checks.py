@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import cedarpy
@@ -105,19 +105,8 @@ def our_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
     except CedarError as err:
         return {"refused": "policies", "message": str(err)}
     result = validate(policies, schema)
-    messages: dict[str, list[str]] = {}
-    for e in result.errors:
-        messages.setdefault(e.policy_id, []).append(e.message)
-    failing = sorted(messages)
-    count = len(policies) + len(policies.templates)
-    errors = {k: len(v) for k, v in sorted(messages.items())}
-    return {
-        "passed": result.passed,
-        "failing": failing,
-        "errors": errors,
-        "messages": messages,
-        "count": count,
-    }
+    answer = _validation_answer(result.passed, ((e.policy_id, e.message) for e in result.errors))
+    return {**answer, "count": len(policies) + len(policies.templates)}
 
 
 def cedar_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
@@ -127,15 +116,19 @@ def cedar_validation(schema_text: str, policies_text: str) -> dict[str, Any]:
             return {"refused": "schema", "message": e.error}
         if not e.policy_id and e.error.startswith("Policy parse error"):
             return {"refused": "policies", "message": e.error}
-    failing = sorted({e.policy_id for e in result.errors})
+    errors = ((e.policy_id, e.error) for e in result.errors)
+    return _validation_answer(result.validation_passed, errors)
+
+
+def _validation_answer(passed: bool, errors: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """One side's verdict: its messages by policy, the failing policies, how many each has."""
     messages: dict[str, list[str]] = {}
-    for e in result.errors:
-        messages.setdefault(e.policy_id, []).append(e.error)
-    errors = {k: len(v) for k, v in sorted(messages.items())}
+    for policy_id, message in errors:
+        messages.setdefault(policy_id, []).append(message)
     return {
-        "passed": result.validation_passed,
-        "failing": failing,
-        "errors": errors,
+        "passed": passed,
+        "failing": sorted(messages),
+        "errors": {k: len(v) for k, v in sorted(messages.items())},
         "messages": messages,
     }
 

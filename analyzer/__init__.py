@@ -5,7 +5,7 @@ refuted (with a counterexample replayed through the concrete authorizer) or unkn
 the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli.py.
 """
 
-from analyzer.checks import (
+from cedar_smt.analyzer.checks import (
     AnalysisInputError,
     check_always_allows,
     check_always_allows_when,
@@ -23,10 +23,16 @@ from analyzer.checks import (
     check_never_errors,
     check_never_matches,
 )
-from analyzer.diff import DiffResult, diff_policies
-from analyzer.invariants import RuleResult, prove_rule
-from analyzer.lint import LintResult, lint_policies
-from analyzer.results import Counterexample, EnvResult, InternalError, QueryResult, Verdict
+from cedar_smt.analyzer.diff import DiffResult, diff_policies
+from cedar_smt.analyzer.invariants import RuleResult, prove_rule
+from cedar_smt.analyzer.lint import LintResult, lint_policies
+from cedar_smt.analyzer.results import (
+    Counterexample,
+    EnvResult,
+    InternalError,
+    QueryResult,
+    Verdict,
+)
 
 __all__ = [
     "AnalysisInputError",

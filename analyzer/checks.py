@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from analyzer.results import EnvResult, QueryResult
-from analyzer.runner import Operand, Problem, run, select_environments
-from core.errors import CedarError, ParseError
-from core.parser import parse_expr
-from core.policy import Condition, Effect, Policy, PolicySet, ScopeAny
-from core.schema import Schema
-from core.typechecker import TypeCheckError, typecheck
-from core.validator import Validator, request_environments
+from cedar_smt.analyzer.results import EnvResult, QueryResult
+from cedar_smt.analyzer.runner import Operand, Problem, run, select_environments
+from cedar_smt.core.errors import CedarError, ParseError
+from cedar_smt.core.parser import parse_expr
+from cedar_smt.core.policy import Condition, Effect, Policy, PolicySet, ScopeAny
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import TypeCheckError, typecheck
+from cedar_smt.core.validator import Validator, request_environments
 
 Policies = PolicySet | Iterable[Policy]
 

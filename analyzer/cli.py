@@ -14,15 +14,15 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from analyzer import checks
-from analyzer.diff import diff_policies
-from analyzer.invariants import prove_rule
-from analyzer.lint import lint_policies
-from analyzer.render import render_diff, render_lint, render_text
-from analyzer.results import InternalError, QueryResult, Verdict, overall
-from analyzer.runner import load_rule, select_environments
-from analyzer.sarif import diff_sarif, lint_sarif
-from core import (
+from cedar_smt.analyzer import checks
+from cedar_smt.analyzer.diff import diff_policies
+from cedar_smt.analyzer.invariants import prove_rule
+from cedar_smt.analyzer.lint import lint_policies
+from cedar_smt.analyzer.render import render_diff, render_lint, render_text
+from cedar_smt.analyzer.results import InternalError, QueryResult, Verdict, overall
+from cedar_smt.analyzer.runner import load_rule, select_environments
+from cedar_smt.analyzer.sarif import diff_sarif, lint_sarif
+from cedar_smt.core import (
     CedarError,
     Entities,
     EntityUID,
@@ -33,10 +33,10 @@ from core import (
     is_authorized,
     request_environments,
 )
-from core import validate as core_validate
-from core.files import read_text
-from core.json_values import loads
-from core.parser import parse_entity_uid
+from cedar_smt.core import validate as core_validate
+from cedar_smt.core.files import read_text
+from cedar_smt.core.json_values import loads
+from cedar_smt.core.parser import parse_entity_uid
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -17,24 +17,24 @@ from typing import Any
 
 import z3
 
-from analyzer.minimize import minimize
-from analyzer.results import Counterexample, InternalError, Verdict
-from analyzer.runner import decode_model, select_environments
-from core.ast import to_source
-from core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
-from core.entities import Entities
-from core.policy import Effect, Policy
-from core.request import Request
-from core.schema import Schema
-from core.typechecker import RequestEnv
-from core.validator import request_environments
-from encoder.authorizer import compile_policy, z3_logic
-from encoder.decoder import Counterexample as Decoded
-from encoder.enforcer import hierarchy_assumptions
-from encoder.env import SymEnv
-from encoder.errors import EncodeError
-from encoder.solver import make_solver
-from encoder.sorts import Universe
+from cedar_smt.analyzer.minimize import minimize
+from cedar_smt.analyzer.results import Counterexample, InternalError, Verdict
+from cedar_smt.analyzer.runner import decode_model, select_environments
+from cedar_smt.core.ast import to_source
+from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.request import Request
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.core.validator import request_environments
+from cedar_smt.encoder.authorizer import compile_policy, z3_logic
+from cedar_smt.encoder.decoder import Counterexample as Decoded
+from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.sorts import Universe
 
 MAX_CLASSES = 64  # per environment; more is reported as unknown, never silently dropped
 
@@ -382,7 +382,7 @@ def diff_policies(
     on_done: Callable[[EnvDiff], None] | None = None,
 ) -> DiffResult:
     """Every class of requests whose decision differs between `old` and `new`, per environment."""
-    from analyzer.checks import AnalysisInputError, require_valid
+    from cedar_smt.analyzer.checks import AnalysisInputError, require_valid
 
     old, new = tuple(old), tuple(new)
     require_valid(old, schema, f"the policies of `{labels[0]}`")

@@ -18,11 +18,11 @@ from typing import Any
 
 import z3
 
-from analyzer.results import InternalError, Verdict
-from core.authorizer import PYTHON_LOGIC, DecisionRule
-from encoder.authorizer import z3_logic
-from encoder.factory import Factory
-from encoder.solver import make_solver
+from cedar_smt.analyzer.results import InternalError, Verdict
+from cedar_smt.core.authorizer import PYTHON_LOGIC, DecisionRule
+from cedar_smt.encoder.authorizer import z3_logic
+from cedar_smt.encoder.factory import Factory
+from cedar_smt.encoder.solver import make_solver
 
 INVARIANTS = ("explicit-permit", "forbid-overrides-permit")
 

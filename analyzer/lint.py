@@ -11,14 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from analyzer.checks import require_valid
-from analyzer.diff import PolicyRef
-from analyzer.results import Counterexample, QueryResult, Verdict
-from analyzer.runner import Operand, Problem, run
-from core.policy import Effect, Policy
-from core.schema import Schema
-from core.typechecker import applies
-from core.validator import request_environments
+from cedar_smt.analyzer.checks import require_valid
+from cedar_smt.analyzer.diff import PolicyRef
+from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
+from cedar_smt.analyzer.runner import Operand, Problem, run
+from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import applies
+from cedar_smt.core.validator import request_environments
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.entities import Entities, Entity
-from core.request import Request
-from core.values import Record, Value
+from cedar_smt.core.entities import Entities, Entity
+from cedar_smt.core.request import Request
+from cedar_smt.core.values import Record, Value
 
 Check = Callable[[Request, Entities], bool]
 

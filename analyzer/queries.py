@@ -14,8 +14,8 @@ from typing import Any
 
 import z3
 
-from core.authorizer import Outcome, Response
-from encoder.factory import Factory, Sym
+from cedar_smt.core.authorizer import Outcome, Response
+from cedar_smt.encoder.factory import Factory, Sym
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ result records' `to_json`.
 
 from __future__ import annotations
 
-from analyzer.diff import DiffResult
-from analyzer.lint import LintResult
-from analyzer.results import Counterexample, QueryResult, Verdict
-from core.entities import Entity
-from core.values import to_cedar
+from cedar_smt.analyzer.diff import DiffResult
+from cedar_smt.analyzer.lint import LintResult
+from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
+from cedar_smt.core.entities import Entity
+from cedar_smt.core.values import to_cedar
 
 _MARK = {Verdict.HOLDS: "holds  ", Verdict.REFUTED: "REFUTED", Verdict.UNKNOWN: "UNKNOWN"}
 

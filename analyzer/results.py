@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from core.entities import Entities
-from core.request import Request
-from core.typechecker import RequestEnv
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.request import Request
+from cedar_smt.core.typechecker import RequestEnv
 
 
 class Verdict(Enum):

@@ -19,30 +19,36 @@ from typing import Any
 
 import z3
 
-from analyzer.minimize import minimize
-from analyzer.queries import QUERIES, Query, SetFacts, SetTerms
-from analyzer.results import Counterexample, EnvResult, InternalError, QueryResult, Verdict
-from core.authorizer import (
+from cedar_smt.analyzer.minimize import minimize
+from cedar_smt.analyzer.queries import QUERIES, Query, SetFacts, SetTerms
+from cedar_smt.analyzer.results import (
+    Counterexample,
+    EnvResult,
+    InternalError,
+    QueryResult,
+    Verdict,
+)
+from cedar_smt.core.authorizer import (
     DecisionRule,
     Outcome,
     decision_rule,
     evaluate_policy,
     is_authorized,
 )
-from core.entities import Entities
-from core.errors import CedarError
-from core.policy import Effect, Policy
-from core.request import Request
-from core.schema import Schema
-from core.typechecker import RequestEnv
-from encoder.authorizer import compile_policy, satisfied, z3_logic
-from encoder.decoder import Counterexample as Decoded
-from encoder.decoder import DecodeError, decode
-from encoder.enforcer import hierarchy_assumptions
-from encoder.env import SymEnv
-from encoder.errors import EncodeError
-from encoder.solver import make_solver
-from encoder.sorts import Universe
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.errors import CedarError
+from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.request import Request
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.encoder.authorizer import compile_policy, satisfied, z3_logic
+from cedar_smt.encoder.decoder import Counterexample as Decoded
+from cedar_smt.encoder.decoder import DecodeError, decode
+from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.sorts import Universe
 
 
 @dataclass(frozen=True)

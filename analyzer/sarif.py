@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.diff import DiffResult, PolicyRef
-from analyzer.lint import RULES, LintResult
+from cedar_smt.analyzer.diff import DiffResult, PolicyRef
+from cedar_smt.analyzer.lint import RULES, LintResult
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL = "cedar-smt"

@@ -23,14 +23,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import cedarpy
+import z3
+
+from cedar_smt import analyzer
+from cedar_smt.core import Entities, PolicySet, Request, Schema, is_authorized
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import cedarpy  # noqa: E402
-import z3  # noqa: E402
-
-import analyzer  # noqa: E402
-from core import Entities, PolicySet, Request, Schema, is_authorized  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 EXAMPLES = SHARED / "cedar-examples"

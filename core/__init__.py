@@ -5,10 +5,16 @@ every counterexample is replayed through `is_authorized` before anyone sees it. 
 imports z3 or the other packages of the project.
 """
 
-from core.ast import Expr
-from core.authorizer import Outcome, PolicyResult, Response, evaluate_policy, is_authorized
-from core.entities import Entities, Entity
-from core.errors import (
+from cedar_smt.core.ast import Expr
+from cedar_smt.core.authorizer import (
+    Outcome,
+    PolicyResult,
+    Response,
+    evaluate_policy,
+    is_authorized,
+)
+from cedar_smt.core.entities import Entities, Entity
+from cedar_smt.core.errors import (
     CedarError,
     EntitiesError,
     EvaluationError,
@@ -17,20 +23,20 @@ from core.errors import (
     RequestError,
     SchemaError,
 )
-from core.evaluator import evaluate
-from core.parser import parse_entity_uid, parse_expr
-from core.policy import Effect, Policy, PolicySet
-from core.request import Request
-from core.schema import Schema
-from core.typechecker import RequestEnv, TypeCheckError, typecheck
-from core.validator import (
+from cedar_smt.core.evaluator import evaluate
+from cedar_smt.core.parser import parse_entity_uid, parse_expr
+from cedar_smt.core.policy import Effect, Policy, PolicySet
+from cedar_smt.core.request import Request
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import RequestEnv, TypeCheckError, typecheck
+from cedar_smt.core.validator import (
     ValidationError,
     ValidationResult,
     Validator,
     request_environments,
     validate,
 )
-from core.values import EntityUID, Long, Record, Value
+from cedar_smt.core.values import EntityUID, Long, Record, Value
 
 __all__ = [
     "CedarError",

@@ -16,9 +16,9 @@ from enum import Enum
 from functools import lru_cache
 from typing import NoReturn, TypeAlias
 
-from core.errors import Loc
-from core.types import SchemaType
-from core.values import Value, escape_string, record_key, to_cedar
+from cedar_smt.core.errors import Loc
+from cedar_smt.core.types import SchemaType
+from cedar_smt.core.values import Value, escape_string, record_key, to_cedar
 
 if sys.version_info >= (3, 11):
     from typing import assert_never

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
 
-from core.entities import Entities
-from core.errors import EvaluationError
-from core.evaluator import evaluate
-from core.policy import Effect, Policy, PolicySet
-from core.request import Request
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.errors import EvaluationError
+from cedar_smt.core.evaluator import evaluate
+from cedar_smt.core.policy import Effect, Policy, PolicySet
+from cedar_smt.core.request import Request
 
 B = TypeVar("B")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.ast import (
+from cedar_smt.core.ast import (
     And,
     BinaryApp,
     BinaryOp,
@@ -32,8 +32,8 @@ from core.ast import (
     VarRef,
     assert_never,
 )
-from core.entities import Entities
-from core.evaluator import (
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.evaluator import (
     apply1,
     apply2,
     as_bool,
@@ -45,8 +45,8 @@ from core.evaluator import (
     is_type,
     like,
 )
-from core.extensions import call
-from core.policy import (
+from cedar_smt.core.extensions import call
+from cedar_smt.core.policy import (
     Policy,
     ScopeAny,
     ScopeConstraint,
@@ -56,8 +56,8 @@ from core.policy import (
     ScopeIs,
     ScopeIsIn,
 )
-from core.request import Request
-from core.values import EntityUID, Record, Value
+from cedar_smt.core.request import Request
+from cedar_smt.core.values import EntityUID, Record, Value
 
 Compiled = Callable[[Request, Entities], Value]
 

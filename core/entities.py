@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.errors import CedarError, EntitiesError
-from core.files import read_text
-from core.json_values import (
+from cedar_smt.core.errors import CedarError, EntitiesError
+from cedar_smt.core.files import read_text
+from cedar_smt.core.json_values import (
     JsonValueError,
     loads,
     locate_item,
@@ -22,10 +22,10 @@ from core.json_values import (
     value_from_json,
     value_from_json_typed,
 )
-from core.values import EntityUID, Record, Value, to_json
+from cedar_smt.core.values import EntityUID, Record, Value, to_json
 
 if TYPE_CHECKING:
-    from core.schema import Schema
+    from cedar_smt.core.schema import Schema
 
 _EMPTY_RECORD = Record()
 

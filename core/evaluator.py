@@ -8,7 +8,7 @@ Symbolic twin: encoder/compiler.py, with the same cases in the same order.
 
 from __future__ import annotations
 
-from core.ast import (
+from cedar_smt.core.ast import (
     And,
     BinaryApp,
     BinaryOp,
@@ -30,12 +30,12 @@ from core.ast import (
     VarRef,
     assert_never,
 )
-from core.entities import Entities
-from core.errors import ErrorKind, EvaluationError
-from core.ext.datetime import Datetime, Duration
-from core.extensions import call
-from core.request import Request
-from core.values import LONG_MAX, LONG_MIN, EntityUID, Long, Record, Value, type_name
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.errors import ErrorKind, EvaluationError
+from cedar_smt.core.ext.datetime import Datetime, Duration
+from cedar_smt.core.extensions import call
+from cedar_smt.core.request import Request
+from cedar_smt.core.values import LONG_MAX, LONG_MIN, EntityUID, Long, Record, Value, type_name
 
 
 def _type_error(expected: str, v: Value) -> EvaluationError:

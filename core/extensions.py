@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.ast import ExtFun
-from core.errors import ErrorKind, EvaluationError, ExtensionError
-from core.ext import datetime as dt
-from core.ext.datetime import Datetime, Duration
-from core.ext.decimal import Decimal, parse_decimal
-from core.ext.ipaddr import IPAddr, parse_ip
-from core.values import Long, Value, type_name
+from cedar_smt.core.ast import ExtFun
+from cedar_smt.core.errors import ErrorKind, EvaluationError, ExtensionError
+from cedar_smt.core.ext import datetime as dt
+from cedar_smt.core.ext.datetime import Datetime, Duration
+from cedar_smt.core.ext.decimal import Decimal, parse_decimal
+from cedar_smt.core.ext.ipaddr import IPAddr, parse_ip
+from cedar_smt.core.values import Long, Value, type_name
 
 _EXT_NAME = {
     ExtFun.DECIMAL: "decimal",

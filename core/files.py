@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import CedarError
+from cedar_smt.core.errors import CedarError
 
 
 def read_text(path: str) -> str:

@@ -14,8 +14,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from core.errors import CedarError, EvaluationError, Loc
-from core.types import (
+from cedar_smt.core.errors import CedarError, EvaluationError, Loc
+from cedar_smt.core.types import (
     Attribute,
     BoolType,
     EntityType,
@@ -26,7 +26,7 @@ from core.types import (
     SetType,
     StringType,
 )
-from core.values import (
+from cedar_smt.core.values import (
     LONG_MAX,
     LONG_MIN,
     EntityUID,
@@ -194,7 +194,7 @@ def uid_from_json(obj: Any, where: str, *, allow_string: bool = True) -> EntityU
     if isinstance(obj, dict):
         uid = _uid_object(obj.get("__entity")) if set(obj) == {"__entity"} else _uid_object(obj)
     elif isinstance(obj, str) and allow_string:
-        from core.parser import parse_entity_uid
+        from cedar_smt.core.parser import parse_entity_uid
 
         try:
             uid = parse_entity_uid(obj)
@@ -216,8 +216,8 @@ def _long(x: int, where: str) -> Long:
 
 
 def _extension(obj: dict[str, Any], where: str) -> Value:
-    from core.ast import ExtFun
-    from core.extensions import call
+    from cedar_smt.core.ast import ExtFun
+    from cedar_smt.core.extensions import call
 
     spec = obj["__extn"]
     name = spec["fn"]
@@ -303,8 +303,8 @@ def value_from_json_typed(x: Any, t: SchemaType, where: str) -> Value:
 
 
 def _extension_typed(x: Any, name: str, where: str) -> Value | None:
-    from core.ast import ExtFun
-    from core.extensions import call
+    from cedar_smt.core.ast import ExtFun
+    from cedar_smt.core.extensions import call
 
     if isinstance(x, str):
         ctor = {"ipaddr": ExtFun.IP}.get(name) or ExtFun(name)

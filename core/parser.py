@@ -23,7 +23,7 @@ from lark.exceptions import (
     VisitError,
 )
 
-from core.ast import (
+from cedar_smt.core.ast import (
     RESERVED,
     STAR,
     And,
@@ -48,8 +48,8 @@ from core.ast import (
     Var,
     VarRef,
 )
-from core.errors import Loc, ParseError
-from core.policy import (
+from cedar_smt.core.errors import Loc, ParseError
+from cedar_smt.core.policy import (
     Condition,
     Effect,
     Policy,
@@ -61,7 +61,7 @@ from core.policy import (
     ScopeIs,
     ScopeIsIn,
 )
-from core.values import LONG_MAX, EntityUID, Long
+from cedar_smt.core.values import LONG_MAX, EntityUID, Long
 
 _BUILTIN_METHODS: dict[str, tuple[UnaryOp | BinaryOp, int]] = {
     "contains": (BinaryOp.CONTAINS, 1),

@@ -12,11 +12,23 @@ from enum import Enum
 from functools import cached_property
 from typing import Any, TypeAlias
 
-from core.ast import And, BinaryApp, BinaryOp, Expr, Is, Lit, Slot, UnaryApp, UnaryOp, Var, VarRef
-from core.errors import CedarError, LinkError, Loc
-from core.files import read_text
-from core.json_values import loads, locate_item, uid_from_json
-from core.values import EntityUID
+from cedar_smt.core.ast import (
+    And,
+    BinaryApp,
+    BinaryOp,
+    Expr,
+    Is,
+    Lit,
+    Slot,
+    UnaryApp,
+    UnaryOp,
+    Var,
+    VarRef,
+)
+from cedar_smt.core.errors import CedarError, LinkError, Loc
+from cedar_smt.core.files import read_text
+from cedar_smt.core.json_values import loads, locate_item, uid_from_json
+from cedar_smt.core.values import EntityUID
 
 
 class Effect(Enum):
@@ -143,7 +155,7 @@ class Policy:
     @cached_property
     def compiled(self) -> Callable[[Any, Any], Any]:
         """The policy as a closure (core/compiled.py), built once."""
-        from core.compiled import compile_policy
+        from cedar_smt.core.compiled import compile_policy
 
         return compile_policy(self)
 
@@ -227,7 +239,7 @@ class PolicySet:
 
     @classmethod
     def from_str(cls, text: str, source: str | None = None) -> PolicySet:
-        from core.parser import parse_policies
+        from cedar_smt.core.parser import parse_policies
 
         return cls(parse_policies(text, source))
 

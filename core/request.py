@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.ast import Var
-from core.errors import CedarError, RequestError
-from core.json_values import (
+from cedar_smt.core.ast import Var
+from cedar_smt.core.errors import CedarError, RequestError
+from cedar_smt.core.json_values import (
     member_locations,
     record_from_json_typed,
     uid_from_json,
     value_from_json,
 )
-from core.values import EntityUID, Record, Value, to_json
+from cedar_smt.core.values import EntityUID, Record, Value, to_json
 
 if TYPE_CHECKING:
-    from core.schema import Schema
+    from cedar_smt.core.schema import Schema
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,10 @@ from functools import cached_property
 from itertools import count
 from typing import Any, TypeVar
 
-from core.errors import Loc, SchemaError
-from core.files import read_text
-from core.schema_cedar import read_cedar
-from core.schema_json import (
+from cedar_smt.core.errors import Loc, SchemaError
+from cedar_smt.core.files import read_text
+from cedar_smt.core.schema_cedar import read_cedar
+from cedar_smt.core.schema_json import (
     ActionDecl,
     ActionRef,
     Annotations,
@@ -45,7 +45,7 @@ from core.schema_json import (
     schema_error,
     type_to_json,
 )
-from core.types import (
+from cedar_smt.core.types import (
     BOOL,
     EXTENSION_TYPE_NAMES,
     LONG,
@@ -57,7 +57,7 @@ from core.types import (
     SchemaType,
     SetType,
 )
-from core.values import EntityUID
+from cedar_smt.core.values import EntityUID
 
 ACTION = "Action"
 

@@ -25,8 +25,8 @@ from lark import (
 )
 from lark.lark import PostLex
 
-from core.errors import Loc, SchemaError
-from core.schema_json import (
+from cedar_smt.core.errors import Loc, SchemaError
+from cedar_smt.core.schema_json import (
     RESERVED_IDENTS,
     ActionDecl,
     ActionRef,

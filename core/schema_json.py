@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeAlias
 
-from core.errors import Loc, SchemaError
-from core.json_values import MAX_JSON_DEPTH, loc_at, skip_space, too_deep
-from core.types import (
+from cedar_smt.core.errors import Loc, SchemaError
+from cedar_smt.core.json_values import MAX_JSON_DEPTH, loc_at, skip_space, too_deep
+from cedar_smt.core.types import (
     BOOL,
     EXTENSION_TYPE_NAMES,
     LONG,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from core.ast import (
+from cedar_smt.core.ast import (
     And,
     BinaryApp,
     BinaryOp,
@@ -39,14 +39,14 @@ from core.ast import (
     assert_never,
     to_source,
 )
-from core.errors import ExtensionError, Loc
-from core.ext.datetime import parse_datetime, parse_duration
-from core.ext.decimal import parse_decimal
-from core.ext.ipaddr import parse_ip
-from core.extensions import signature
-from core.policy import Policy, scope_expr
-from core.schema import Schema
-from core.types import (
+from cedar_smt.core.errors import ExtensionError, Loc
+from cedar_smt.core.ext.datetime import parse_datetime, parse_duration
+from cedar_smt.core.ext.decimal import parse_decimal
+from cedar_smt.core.ext.ipaddr import parse_ip
+from cedar_smt.core.extensions import signature
+from cedar_smt.core.policy import Policy, scope_expr
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.types import (
     BOOL,
     FALSE,
     LONG,
@@ -63,7 +63,7 @@ from core.types import (
     is_subtype,
     lub,
 )
-from core.values import EntityUID, Long, Value
+from cedar_smt.core.values import EntityUID, Long, Value
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from core.ast import Expr, Is, Lit, Slot, children
-from core.errors import Loc
-from core.policy import (
+from cedar_smt.core.ast import Expr, Is, Lit, Slot, children
+from cedar_smt.core.errors import Loc
+from cedar_smt.core.policy import (
     Policy,
     PolicySet,
     ScopeAny,
@@ -24,9 +24,9 @@ from core.policy import (
     ScopeIs,
     ScopeIsIn,
 )
-from core.schema import Schema
-from core.typechecker import RequestEnv, applies, type_errors, unknown_entity
-from core.values import EntityUID
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import RequestEnv, applies, type_errors, unknown_entity
+from cedar_smt.core.values import EntityUID
 
 
 def request_environments(schema: Schema) -> list[RequestEnv]:

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from core.ext.datetime import Datetime, Duration
-from core.ext.decimal import Decimal
-from core.ext.ipaddr import IPAddr
+from cedar_smt.core.ext.datetime import Datetime, Duration
+from cedar_smt.core.ext.decimal import Decimal
+from cedar_smt.core.ext.ipaddr import IPAddr
 
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1

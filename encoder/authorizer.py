@@ -10,13 +10,13 @@ from collections.abc import Iterable
 
 import z3
 
-from core.authorizer import DecisionRule, Logic, decision_rule
-from core.policy import Effect, Policy
-from core.typechecker import TypeCheckError, typecheck
-from encoder.compiler import compile
-from encoder.env import SymEnv
-from encoder.errors import EncodeError
-from encoder.factory import Factory, Sym
+from cedar_smt.core.authorizer import DecisionRule, Logic, decision_rule
+from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.typechecker import TypeCheckError, typecheck
+from cedar_smt.encoder.compiler import compile
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.factory import Factory, Sym
 
 
 def z3_logic(f: Factory) -> Logic[z3.BoolRef]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import z3
 
-from core.ast import (
+from cedar_smt.core.ast import (
     And,
     BinaryApp,
     BinaryOp,
@@ -35,7 +35,7 @@ from core.ast import (
     VarRef,
     assert_never,
 )
-from core.types import (
+from cedar_smt.core.types import (
     BOOL,
     LONG,
     BoolType,
@@ -47,12 +47,12 @@ from core.types import (
     SetType,
     StringType,
 )
-from core.values import EntityUID, Value
-from encoder.env import SymEnv
-from encoder.errors import EncodeError
-from encoder.extensions import compile_call
-from encoder.factory import Sym
-from encoder.sorts import normalize
+from cedar_smt.core.values import EntityUID, Value
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.extensions import compile_call
+from cedar_smt.encoder.factory import Sym
+from cedar_smt.encoder.sorts import normalize
 
 _LONG_MIN = -(2**63)
 

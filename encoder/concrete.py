@@ -13,15 +13,15 @@ from collections.abc import Sequence
 
 import z3
 
-from core.authorizer import Outcome, evaluate_policy, is_authorized
-from core.entities import Entities
-from core.policy import Policy
-from core.request import Request
-from core.types import STRING, EntityType
-from encoder.enforcer import hierarchy_assumptions
-from encoder.env import SymEnv
-from encoder.factory import Factory, Sym
-from encoder.solver import make_solver
+from cedar_smt.core.authorizer import Outcome, evaluate_policy, is_authorized
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.policy import Policy
+from cedar_smt.core.request import Request
+from cedar_smt.core.types import STRING, EntityType
+from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.factory import Factory, Sym
+from cedar_smt.encoder.solver import make_solver
 
 
 def pin(env: SymEnv, request: Request, entities: Entities) -> list[z3.BoolRef]:

@@ -21,12 +21,12 @@ from typing import Any
 
 import z3
 
-from core.entities import Entities, Entity
-from core.ext.datetime import Datetime, Duration
-from core.ext.decimal import Decimal
-from core.ext.ipaddr import IPAddr
-from core.request import Request
-from core.types import (
+from cedar_smt.core.entities import Entities, Entity
+from cedar_smt.core.ext.datetime import Datetime, Duration
+from cedar_smt.core.ext.decimal import Decimal
+from cedar_smt.core.ext.ipaddr import IPAddr
+from cedar_smt.core.request import Request
+from cedar_smt.core.types import (
     BoolType,
     EntityType,
     ExtensionType,
@@ -36,10 +36,10 @@ from core.types import (
     SetType,
     StringType,
 )
-from core.values import EntityUID, Long, Record, Value
-from encoder.env import SymEnv
-from encoder.factory import is_value
-from encoder.sorts import normalize
+from cedar_smt.core.values import EntityUID, Long, Record, Value
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.factory import is_value
+from cedar_smt.encoder.sorts import normalize
 
 
 class DecodeError(Exception):

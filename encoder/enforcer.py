@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import z3
 
-from encoder.env import SymEnv
+from cedar_smt.encoder.env import SymEnv
 
 
 def acyclicity(env: SymEnv, t: z3.ExprRef, entity_type: str) -> z3.BoolRef:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import z3
 
-from core.ast import Var
-from core.typechecker import RequestEnv
-from core.types import EntityType, ExtensionType, RecordType, SchemaType
-from core.values import EntityUID
-from encoder.factory import Sym
-from encoder.sorts import Universe
+from cedar_smt.core.ast import Var
+from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.core.types import EntityType, ExtensionType, RecordType, SchemaType
+from cedar_smt.core.values import EntityUID
+from cedar_smt.encoder.factory import Sym
+from cedar_smt.encoder.sorts import Universe
 
 _TWO_32 = 2**32
 

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 
 import z3
 
-from core.ast import Call, ExtFun, Lit
-from core.errors import ExtensionError
-from core.ext.datetime import parse_datetime, parse_duration
-from core.ext.decimal import parse_decimal
-from core.ext.ipaddr import parse_ip
-from core.extensions import signature
-from core.types import BOOL, LONG, ExtensionType, SchemaType
-from encoder.errors import EncodeError
-from encoder.factory import Sym
+from cedar_smt.core.ast import Call, ExtFun, Lit
+from cedar_smt.core.errors import ExtensionError
+from cedar_smt.core.ext.datetime import parse_datetime, parse_duration
+from cedar_smt.core.ext.decimal import parse_decimal
+from cedar_smt.core.ext.ipaddr import parse_ip
+from cedar_smt.core.extensions import signature
+from cedar_smt.core.types import BOOL, LONG, ExtensionType, SchemaType
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.factory import Sym
 
 if TYPE_CHECKING:
-    from encoder.env import SymEnv
+    from cedar_smt.encoder.env import SymEnv
 
 DAY_MS = 86_400_000
 DATETIME = ExtensionType("datetime")

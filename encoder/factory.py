@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import z3
 
-from core.types import SchemaType
+from cedar_smt.core.types import SchemaType
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,11 @@ from functools import cached_property
 
 import z3
 
-from core.ext.datetime import Datetime, Duration
-from core.ext.decimal import Decimal
-from core.ext.ipaddr import IPAddr
-from core.schema import Schema
-from core.types import (
+from cedar_smt.core.ext.datetime import Datetime, Duration
+from cedar_smt.core.ext.decimal import Decimal
+from cedar_smt.core.ext.ipaddr import IPAddr
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.types import (
     BOOL,
     Attribute,
     BoolType,
@@ -36,9 +36,9 @@ from core.types import (
     SetType,
     StringType,
 )
-from core.values import EntityUID, Long, Record, Value
-from encoder.errors import EncodeError
-from encoder.factory import Factory
+from cedar_smt.core.values import EntityUID, Long, Record, Value
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.factory import Factory
 
 MAX_CHAR = 0x2FFFF  # the largest code point Z3's string theory represents
 SURROGATES = (0xD800, 0xDFFF)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-import analyzer
-from analyzer import QueryResult, Verdict
-from core import PolicySet, Schema
+from cedar_smt import analyzer
+from cedar_smt.analyzer import QueryResult, Verdict
+from cedar_smt.core import PolicySet, Schema
 
 cedarpy = pytest.importorskip("cedarpy")
 
@@ -405,8 +405,8 @@ def test_a_query_that_fails_to_typecheck_somewhere_is_unknown_there() -> None:
 
 
 def test_decision_rule_proofs() -> None:
-    from analyzer.runner import load_rule
-    from core.authorizer import decision_rule
+    from cedar_smt.analyzer.runner import load_rule
+    from cedar_smt.core.authorizer import decision_rule
 
     assert all(r.verdict is Verdict.HOLDS for r in analyzer.prove_rule(decision_rule, 3))
     buggy = load_rule("examples/invariants/buggy_rule.py:deny_if_forbidden_else_allow")

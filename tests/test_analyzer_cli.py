@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import integration_suite as suite
-from analyzer.cli import main
+from cedar_smt.analyzer.cli import main
 
 cedarpy = pytest.importorskip("cedarpy")
 
@@ -257,7 +257,7 @@ def test_every_query_on_the_example_sets(d: Path, command: str) -> None:
 def test_a_model_the_decoder_cannot_read_is_an_internal_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from encoder.decoder import Decoder
+    from cedar_smt.encoder.decoder import Decoder
 
     def broken(self: Decoder) -> Any:
         raise AttributeError("no such thing")
@@ -273,14 +273,14 @@ def test_a_model_the_decoder_cannot_read_is_an_internal_error(
 def test_a_counterexample_that_does_not_replay_is_an_internal_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import analyzer.runner
-    from encoder.decoder import Counterexample, decode
+    from cedar_smt.analyzer import runner
+    from cedar_smt.encoder.decoder import Counterexample, decode
 
     def wrong(env: Any, model: Any) -> Counterexample:
         cx = decode(env, model)  # the store emptied: nothing is allowed any more
         return Counterexample(cx.request, type(cx.entities)([]))
 
-    monkeypatch.setattr(analyzer.runner, "decode", wrong)
+    monkeypatch.setattr(runner, "decode", wrong)
     code, out, err = run("always-denies", V1, "--schema", SCHEMA, "--action", "GetList")
     assert code == 4 and out == ""
     assert "does not show the violation when replayed" in err

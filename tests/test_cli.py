@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analyzer.cli import main
+from cedar_smt.analyzer.cli import main
 from integration_suite import ROOT
 
 TINYTODO = ROOT / "examples" / "tinytodo"

@@ -12,7 +12,15 @@ from __future__ import annotations
 import pytest
 
 import integration_suite as suite
-from core import Entities, PolicySet, Request, Schema, evaluate_policy, is_authorized, validate
+from cedar_smt.core import (
+    Entities,
+    PolicySet,
+    Request,
+    Schema,
+    evaluate_policy,
+    is_authorized,
+    validate,
+)
 
 pytestmark = pytest.mark.skipif(
     not suite.available(), reason="../shared/cedar-integration-tests is not present"

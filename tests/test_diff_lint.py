@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import integration_suite as suite
-from analyzer.cli import main
-from analyzer.diff import diff_policies
-from analyzer.lint import lint_policies
-from core import PolicySet, Schema
+from cedar_smt.analyzer.cli import main
+from cedar_smt.analyzer.diff import diff_policies
+from cedar_smt.analyzer.lint import lint_policies
+from cedar_smt.core import PolicySet, Schema
 
 cedarpy = pytest.importorskip("cedarpy")
 

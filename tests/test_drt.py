@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import encoder.concrete
-from core import ValidationResult
+from cedar_smt.core import ValidationResult
+from cedar_smt.encoder import concrete as encoder_concrete
 
 pytest.importorskip("cedarpy")
 
@@ -167,13 +167,13 @@ def test_encoder_check_detects_a_disagreement(monkeypatch: pytest.MonkeyPatch) -
     case = next(
         c for c in map(generate, range(100)) if checks.check_encoder(c).counts["points"] >= 3
     )
-    real = encoder.concrete.is_authorized
+    real = encoder_concrete.is_authorized
 
     def wrong(*args: object) -> object:
         response = real(*args)  # type: ignore[arg-type]
         return replace(response, decision="deny" if response.allowed else "allow")
 
-    monkeypatch.setattr(encoder.concrete, "is_authorized", wrong)
+    monkeypatch.setattr(encoder_concrete, "is_authorized", wrong)
     outcome = symbolic.check_encoder(case, analysis_timeout=None)
     assert outcome.mismatches and {m.kind for m in outcome.mismatches} == {"encoder"}
 

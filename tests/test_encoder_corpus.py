@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 
 import integration_suite as suite
-from core import Entities, PolicySet, Request, Schema
-from core.typechecker import RequestEnv
-from encoder.authorizer import compile_policy
-from encoder.authorizer import is_authorized as symbolic_decision
-from encoder.concrete import disagreements
-from encoder.env import SymEnv
-from encoder.sorts import Universe
+from cedar_smt.core import Entities, PolicySet, Request, Schema
+from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.encoder.authorizer import compile_policy
+from cedar_smt.encoder.authorizer import is_authorized as symbolic_decision
+from cedar_smt.encoder.concrete import disagreements
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.sorts import Universe
 
 pytestmark = pytest.mark.skipif(
     not suite.available(), reason="../shared/cedar-integration-tests is not present"

@@ -16,14 +16,14 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from core import Entities, PolicySet, Request, Schema
-from core.typechecker import RequestEnv, TypeCheckError, typecheck
-from core.values import EntityUID
-from encoder.authorizer import compile_policy
-from encoder.authorizer import is_authorized as symbolic_decision
-from encoder.concrete import disagreements
-from encoder.env import SymEnv
-from encoder.sorts import Universe
+from cedar_smt.core import Entities, PolicySet, Request, Schema
+from cedar_smt.core.typechecker import RequestEnv, TypeCheckError, typecheck
+from cedar_smt.core.values import EntityUID
+from cedar_smt.encoder.authorizer import compile_policy
+from cedar_smt.encoder.authorizer import is_authorized as symbolic_decision
+from cedar_smt.encoder.concrete import disagreements
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.sorts import Universe
 
 SCHEMA = Schema.from_str(
     """

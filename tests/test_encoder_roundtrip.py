@@ -19,17 +19,17 @@ import pytest
 import z3
 
 import integration_suite as suite
-from core import Entities, PolicySet, Request, Schema, request_environments
-from core.authorizer import Outcome, evaluate_policy, is_authorized
-from encoder.authorizer import compile_policy
-from encoder.authorizer import is_authorized as symbolic_decision
-from encoder.concrete import disagreements
-from encoder.decoder import decode
-from encoder.enforcer import hierarchy_assumptions
-from encoder.env import SymEnv
-from encoder.factory import Factory, Sym
-from encoder.solver import make_solver
-from encoder.sorts import Universe
+from cedar_smt.core import Entities, PolicySet, Request, Schema, request_environments
+from cedar_smt.core.authorizer import Outcome, evaluate_policy, is_authorized
+from cedar_smt.encoder.authorizer import compile_policy
+from cedar_smt.encoder.authorizer import is_authorized as symbolic_decision
+from cedar_smt.encoder.concrete import disagreements
+from cedar_smt.encoder.decoder import decode
+from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.factory import Factory, Sym
+from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.sorts import Universe
 
 OUTCOMES = (Outcome.SATISFIED, Outcome.NOT_SATISFIED, Outcome.ERROR)
 

@@ -11,10 +11,19 @@ from typing import Any
 
 import pytest
 
-from core import Entities, EntitiesError, EntityUID, Long, Record, Request, RequestError, Schema
-from core.ext.decimal import parse_decimal
-from core.ext.ipaddr import parse_ip
-from core.json_values import item_locations
+from cedar_smt.core import (
+    Entities,
+    EntitiesError,
+    EntityUID,
+    Long,
+    Record,
+    Request,
+    RequestError,
+    Schema,
+)
+from cedar_smt.core.ext.decimal import parse_decimal
+from cedar_smt.core.ext.ipaddr import parse_ip
+from cedar_smt.core.json_values import item_locations
 
 SCHEMA_TEXT = """
 entity Group in [Group];

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from core import Entities, Request, evaluate, is_authorized, parse_expr
-from core.compiled import compile_expr
-from core.errors import ErrorKind, EvaluationError
-from core.policy import PolicySet
+from cedar_smt.core import Entities, Request, evaluate, is_authorized, parse_expr
+from cedar_smt.core.compiled import compile_expr
+from cedar_smt.core.errors import ErrorKind, EvaluationError
+from cedar_smt.core.policy import PolicySet
 
 ENTITIES: list[dict[str, Any]] = [
     {

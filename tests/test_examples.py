@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core import CedarError, Entities, PolicySet, Request, Schema, is_authorized, validate
+from cedar_smt.core import CedarError, Entities, PolicySet, Request, Schema, is_authorized, validate
 from integration_suite import EXAMPLES, ROOT
 
 cedarpy = pytest.importorskip("cedarpy")

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from core.errors import ExtensionError
-from core.ext.datetime import (
+from cedar_smt.core.errors import ExtensionError
+from cedar_smt.core.ext.datetime import (
     Datetime,
     Duration,
     duration_since,
@@ -29,8 +29,8 @@ from core.ext.datetime import (
     to_date,
     to_time,
 )
-from core.ext.decimal import Decimal, parse_decimal
-from core.ext.ipaddr import IPAddr, parse_ip
+from cedar_smt.core.ext.decimal import Decimal, parse_decimal
+from cedar_smt.core.ext.ipaddr import IPAddr, parse_ip
 
 I64_MIN = -(2**63)
 I64_MAX = 2**63 - 1

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import ParseError, PolicySet, parse_expr
-from core.ast import to_source
-from core.errors import LinkError
-from core.parser import parse_policies
-from core.values import EntityUID
+from cedar_smt.core import ParseError, PolicySet, parse_expr
+from cedar_smt.core.ast import to_source
+from cedar_smt.core.errors import LinkError
+from cedar_smt.core.parser import parse_policies
+from cedar_smt.core.values import EntityUID
 
 VALID_EXPRESSIONS = [
     # (name, Cedar text, the expression it stands for)

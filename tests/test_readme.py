@@ -31,7 +31,7 @@ def test_readme_shows_the_quick_start_commands() -> None:
 def test_readme_validation_transcript_is_what_the_cli_prints(tmp_path, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from analyzer.cli import main
+    from cedar_smt.analyzer.cli import main
 
     text = (ROOT / "README.md").read_text()
     session = re.search(

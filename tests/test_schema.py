@@ -18,9 +18,9 @@ from typing import Any
 import cedarpy
 import pytest
 
-from core.errors import SchemaError
-from core.schema import ActionDef, EntityTypeDef, Schema
-from core.types import (
+from cedar_smt.core.errors import SchemaError
+from cedar_smt.core.schema import ActionDef, EntityTypeDef, Schema
+from cedar_smt.core.types import (
     BOOL,
     LONG,
     STRING,
@@ -34,7 +34,7 @@ from core.types import (
     SetType,
     StringType,
 )
-from core.values import EntityUID
+from cedar_smt.core.values import EntityUID
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CORPUS = SHARED / "cedar-integration-tests" / "corpus-tests.tar.gz"

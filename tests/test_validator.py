@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import PolicySet, Schema, validate
-from core.ast import GetAttr, HasAttr, children
-from core.typechecker import RequestEnv, TypeCheckError, typecheck
-from core.types import BOOL, FALSE, LONG, TRUE, EntityType
-from core.validator import request_environments
-from core.values import EntityUID
+from cedar_smt.core import PolicySet, Schema, validate
+from cedar_smt.core.ast import GetAttr, HasAttr, children
+from cedar_smt.core.typechecker import RequestEnv, TypeCheckError, typecheck
+from cedar_smt.core.types import BOOL, FALSE, LONG, TRUE, EntityType
+from cedar_smt.core.validator import request_environments
+from cedar_smt.core.values import EntityUID
 
 SCHEMA_TEXT = """
 entity Group in [Group];

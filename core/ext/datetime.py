@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.errors import ExtensionError
+from cedar_smt.core.errors import ExtensionError
 
 I64_MIN = -(2**63)
 I64_MAX = 2**63 - 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import ExtensionError
+from cedar_smt.core.errors import ExtensionError
 
 MAX_TEXT_BYTES = 43  # len("ABCD:EF01:2345:6789:ABCD:EF01:2345:6789/128")
 _HEX = frozenset("0123456789abcdefABCDEF")

@@ -22,7 +22,7 @@ from typing import Any
 
 import cedarpy
 
-from core import CedarError, validate
+from cedar_smt.core import CedarError, validate
 
 from .generators import Case
 from .sides import (

@@ -19,9 +19,9 @@ from typing import Any
 
 import cedarpy
 
-from core import CedarError, Entities, PolicySet, Request, Schema, is_authorized
-from core.parser import parse_policies
-from core.policy import Policy
+from cedar_smt.core import CedarError, Entities, PolicySet, Request, Schema, is_authorized
+from cedar_smt.core.parser import parse_policies
+from cedar_smt.core.policy import Policy
 
 from .generators import Case
 

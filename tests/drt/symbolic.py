@@ -19,19 +19,19 @@ from typing import Any
 import cedarpy
 import z3
 
-import analyzer
-from analyzer import InternalError
-from core import CedarError, Policy, PolicySet, Request, RequestEnv, request_environments
-from core.validator import Validator
-from core.values import EntityUID
-from encoder.authorizer import compile_policy
-from encoder.authorizer import is_authorized as symbolic_decision
-from encoder.concrete import disagreements
-from encoder.decoder import Decoder
-from encoder.env import SymEnv
-from encoder.errors import EncodeError
-from encoder.factory import Sym
-from encoder.sorts import Universe
+from cedar_smt import analyzer
+from cedar_smt.analyzer import InternalError
+from cedar_smt.core import CedarError, Policy, PolicySet, Request, RequestEnv, request_environments
+from cedar_smt.core.validator import Validator
+from cedar_smt.core.values import EntityUID
+from cedar_smt.encoder.authorizer import compile_policy
+from cedar_smt.encoder.authorizer import is_authorized as symbolic_decision
+from cedar_smt.encoder.concrete import disagreements
+from cedar_smt.encoder.decoder import Decoder
+from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.factory import Sym
+from cedar_smt.encoder.sorts import Universe
 
 from .generators import Case
 from .sides import (

@@ -16,7 +16,6 @@ import json
 import platform
 import random
 import statistics
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Sequence

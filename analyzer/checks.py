@@ -16,7 +16,8 @@ from cedar_smt.analyzer.results import EnvResult, QueryResult
 from cedar_smt.analyzer.runner import Operand, Problem, run, select_environments
 from cedar_smt.core.errors import CedarError, ParseError
 from cedar_smt.core.parser import parse_expr
-from cedar_smt.core.policy import Condition, Effect, Policy, PolicySet, ScopeAny
+from cedar_smt.core.policy import Condition, Effect, Policy, ScopeAny
+from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import TypeCheckError, typecheck
 from cedar_smt.core.validator import Validator, request_environments

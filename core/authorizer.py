@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
 
+from cedar_smt.core.compiled import closure
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.errors import EvaluationError
 from cedar_smt.core.evaluator import evaluate
-from cedar_smt.core.policy import Effect, Policy, PolicySet
+from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.request import Request
 
 B = TypeVar("B")
@@ -64,7 +66,7 @@ def evaluate_policy(
         if reference:
             value = evaluate(policy.to_expr(), request, entities)
         else:
-            value = policy.compiled(request, entities)
+            value = closure(policy)(request, entities)
     except EvaluationError as err:
         return PolicyResult(Outcome.ERROR, err.message)
     if value is True:
@@ -95,7 +97,7 @@ def is_authorized(
     errors: dict[str, str] = {}
     for policy in policies:  # evaluate_policy, inlined: this is the hot path
         try:
-            satisfied = policy.compiled(request, entities) is True
+            satisfied = closure(policy)(request, entities) is True
         except EvaluationError as err:
             errors[policy.id] = err.message
             continue

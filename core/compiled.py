@@ -193,3 +193,14 @@ def compile_policy(policy: Policy) -> Compiled:
         return body(req, es)
 
     return run
+
+
+def closure(policy: Policy) -> Compiled:
+    """`compile_policy(policy)`, built once and kept on the policy object (the way
+    `functools.cached_property` keeps a value: in the instance's `__dict__`, outside the
+    fields that make a policy's identity)."""
+    try:
+        return policy.__dict__["_closure"]  # type: ignore[no-any-return]
+    except KeyError:
+        fn = policy.__dict__["_closure"] = compile_policy(policy)
+        return fn

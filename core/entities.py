@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cedar_smt.core.errors import CedarError, EntitiesError
 from cedar_smt.core.files import read_text
+from cedar_smt.core.json_text import JsonValueError, loads, locate_item
 from cedar_smt.core.json_values import (
-    JsonValueError,
-    loads,
-    locate_item,
     record_from_json_typed,
     uid_from_json,
     value_from_json,
     value_from_json_typed,
 )
+from cedar_smt.core.schema import Schema
 from cedar_smt.core.values import EntityUID, Record, Value, to_json
-
-if TYPE_CHECKING:
-    from cedar_smt.core.schema import Schema
 
 _EMPTY_RECORD = Record()
 

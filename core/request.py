@@ -7,20 +7,18 @@ asked not to) the request is checked against the action's `appliesTo`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cedar_smt.core.ast import Var
 from cedar_smt.core.errors import CedarError, RequestError
+from cedar_smt.core.json_text import member_locations
 from cedar_smt.core.json_values import (
-    member_locations,
     record_from_json_typed,
     uid_from_json,
     value_from_json,
 )
+from cedar_smt.core.schema import Schema
 from cedar_smt.core.values import EntityUID, Record, Value, to_json
-
-if TYPE_CHECKING:
-    from cedar_smt.core.schema import Schema
 
 
 @dataclass(frozen=True, slots=True)

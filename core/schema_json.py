@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, TypeAlias
 
 from cedar_smt.core.errors import Loc, SchemaError
-from cedar_smt.core.json_values import MAX_JSON_DEPTH, loc_at, skip_space, too_deep
+from cedar_smt.core.json_text import MAX_JSON_DEPTH, loc_at, skip_space, too_deep
 from cedar_smt.core.types import (
     BOOL,
     EXTENSION_TYPE_NAMES,

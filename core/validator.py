@@ -15,7 +15,6 @@ from cedar_smt.core.ast import Expr, Is, Lit, Slot, children
 from cedar_smt.core.errors import Loc
 from cedar_smt.core.policy import (
     Policy,
-    PolicySet,
     ScopeAny,
     ScopeConstraint,
     ScopeEq,
@@ -24,6 +23,7 @@ from cedar_smt.core.policy import (
     ScopeIs,
     ScopeIsIn,
 )
+from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies, type_errors, unknown_entity
 from cedar_smt.core.values import EntityUID

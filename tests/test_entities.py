@@ -23,7 +23,7 @@ from cedar_smt.core import (
 )
 from cedar_smt.core.ext.decimal import parse_decimal
 from cedar_smt.core.ext.ipaddr import parse_ip
-from cedar_smt.core.json_values import item_locations
+from cedar_smt.core.json_text import item_locations
 
 SCHEMA_TEXT = """
 entity Group in [Group];

@@ -14,7 +14,7 @@ import pytest
 from cedar_smt.core import Entities, Request, evaluate, is_authorized, parse_expr
 from cedar_smt.core.compiled import compile_expr
 from cedar_smt.core.errors import ErrorKind, EvaluationError
-from cedar_smt.core.policy import PolicySet
+from cedar_smt.core.policy_set import PolicySet
 
 ENTITIES: list[dict[str, Any]] = [
     {

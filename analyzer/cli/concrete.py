@@ -1,0 +1,188 @@
+"""`authorize` and `validate`: concrete Cedar from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from cedar_smt.analyzer.cli.common import (
+    fail,
+    load_policies,
+    load_schema,
+    reports_bad_input,
+)
+from cedar_smt.core import (
+    CedarError,
+    Entities,
+    EntityUID,
+    PolicySet,
+    Request,
+    Schema,
+    is_authorized,
+)
+from cedar_smt.core import validate as core_validate
+from cedar_smt.core.files import read_text
+from cedar_smt.core.json_text import loads
+from cedar_smt.core.parser import parse_entity_uid
+
+
+def _request(
+    request_file: str | None,
+    principal: str | None,
+    action: str | None,
+    resource: str | None,
+    context: str | None,
+    schema: Schema | None,
+) -> Request:
+    parts = (principal, action, resource)
+    if request_file is not None:
+        if any(p is not None for p in (*parts, context)):
+            fail("give either --request or --principal/--action/--resource, not both")
+        text = read_text(request_file)
+        try:
+            obj = loads(text, "request")
+        except CedarError as err:
+            raise err.located(request_file, text) from None
+        return Request.from_json(obj, schema, source=request_file, text=text)
+    if any(p is None for p in parts):
+        fail("give --request FILE, or all of --principal, --action and --resource")
+    try:
+        ctx = loads(context, "--context") if context else {}
+    except CedarError as err:
+        fail(f"--context: {err.message}")
+    if not isinstance(ctx, dict):
+        fail("--context must be a JSON object")
+    return Request.build(
+        _uid("--principal", principal),
+        _uid("--action", action),
+        _uid("--resource", resource),
+        ctx,
+        schema,
+    )
+
+
+def _uid(option: str, text: str | None) -> EntityUID:
+    try:
+        return parse_entity_uid(text or "")
+    except CedarError as err:
+        fail(f"{option}: {err.message}")
+
+
+@click.command()
+@click.option("--policies", "policies_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--entities", "entities_path", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--schema", "schema_path", type=click.Path(dir_okay=False), help="Cedar or JSON schema."
+)
+@click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@click.option("--request", "request_path", type=click.Path(dir_okay=False), help="Request JSON.")
+@click.option("--principal", help='e.g. User::"alice"')
+@click.option("--action", help='e.g. Action::"GetList"')
+@click.option("--resource", help='e.g. List::"0"')
+@click.option("--context", help="Context as a JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
+@reports_bad_input
+def authorize(
+    policies_path: str,
+    entities_path: str,
+    schema_path: str | None,
+    template_links: str | None,
+    request_path: str | None,
+    principal: str | None,
+    action: str | None,
+    resource: str | None,
+    context: str | None,
+    as_json: bool,
+) -> None:
+    """Authorize one request. Exit 0 on allow, 1 on deny, 2 on bad input."""
+    schema = load_schema(schema_path)
+    policies = load_policies(policies_path, template_links)
+    entities = Entities.from_file(entities_path, schema)
+    request = _request(request_path, principal, action, resource, context, schema)
+    response = is_authorized(request, policies, entities)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "decision": response.decision,
+                    "reasons": sorted(response.reasons),
+                    "errors": [
+                        {"policy": pid, "message": msg}
+                        for pid, msg in sorted(response.errors.items())
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"decision: {response.decision.upper()}")
+        click.echo(f"reasons:  {_policy_list(response.reasons, policies)}")
+        if response.errors:
+            click.echo("errors:")
+            for pid, msg in sorted(response.errors.items()):
+                click.echo(f"  {_describe(pid, policies)}: {msg}")
+        else:
+            click.echo("errors:   none")
+    sys.exit(0 if response.allowed else 1)
+
+
+def _describe(policy_id: str, policies: PolicySet) -> str:
+    """`@id` (policy id, file:line), or policy id (file:line) when there is no `@id`."""
+    p = policies[policy_id]
+    if p.display_name == p.id:
+        return f"{p.id} ({p.location})"
+    return f"`{p.display_name}` ({p.id}, {p.location})"
+
+
+def _policy_list(ids: frozenset[str], policies: PolicySet) -> str:
+    if not ids:
+        return "none"
+    return "; ".join(_describe(pid, policies) for pid in sorted(ids))
+
+
+@click.command()
+@click.option("--policies", "policies_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--schema", "schema_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@reports_bad_input
+def validate(
+    policies_path: str, schema_path: str, template_links: str | None, as_json: bool
+) -> None:
+    """Validate policies against a schema, in Cedar's strict mode.
+
+    Exit 0 when valid, 1 when not, 2 on bad input.
+    """
+    schema = Schema.from_file(schema_path)
+    policies = load_policies(policies_path, template_links)
+    result = core_validate(policies, schema)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "passed": result.passed,
+                    "errors": [
+                        {
+                            "policy": e.policy_id,
+                            "id": e.annotation_id,
+                            "file": e.source,
+                            "line": e.loc.line if e.loc else None,
+                            "column": e.loc.column if e.loc else None,
+                            "message": e.message,
+                        }
+                        for e in result.errors
+                    ],
+                },
+                indent=2,
+            )
+        )
+    elif result.passed:
+        count = len(policies) + len(policies.templates)
+        click.echo(f"valid: {count} {'policy' if count == 1 else 'policies'} typecheck")
+    else:
+        for e in result.errors:
+            click.echo(f"error: {e}")
+        click.echo(f"invalid: {len(result.errors)} error{'' if len(result.errors) == 1 else 's'}")
+    sys.exit(0 if result.passed else 1)

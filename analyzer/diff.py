@@ -311,7 +311,7 @@ def diff_environment(
         t0 = time.perf_counter()
         answer = solver.check()
         solving += time.perf_counter() - t0
-        timing = {
+        timing: dict[str, Any] = {
             "encode_seconds": encoded,
             "solve_seconds": solving,
             "confirm_seconds": confirming,
@@ -338,10 +338,9 @@ def diff_environment(
 
         def same_class(request: Request, entities: Entities, signature: Any = signature) -> bool:
             point = Decoded(request, entities)
-            return (
-                frozenset(_satisfied(old, point)),
-                frozenset(_satisfied(new, point)),
-            ) == signature
+            return bool(
+                (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point))) == signature
+            )
 
         request, entities = minimize(cx.request, cx.entities, same_class)
         cx = Decoded(request, entities)

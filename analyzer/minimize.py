@@ -31,7 +31,11 @@ def _smaller_values(v: Value) -> list[Value]:
 
 def _variants(e: Entity) -> list[Entity]:
     out = [Entity(e.uid, e.attrs, e.parents - {p}, e.tags) for p in sorted(e.parents)]
-    out += [Entity(e.uid, a, e.parents, e.tags) for a in _smaller_values(e.attrs)]  # type: ignore[misc]
+    out += [
+        Entity(e.uid, a, e.parents, e.tags)
+        for a in _smaller_values(e.attrs)
+        if isinstance(a, Record)
+    ]
     return out
 
 

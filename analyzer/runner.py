@@ -75,7 +75,7 @@ class Problem:
 def load_rule(spec: str | None) -> DecisionRule:  # type: ignore[type-arg]
     """A decision rule from `path/to/file.py:function`, or Cedar's own."""
     if spec is None:
-        return decision_rule  # type: ignore[return-value]
+        return decision_rule
     path, _, name = spec.rpartition(":")
     if not path or not name:
         raise CedarError(f"`{spec}` is not of the form `file.py:function`")
@@ -162,7 +162,10 @@ def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = Non
         solver.add(*senv.existence_assumptions())
     answer = solver.check()
     solved = time.perf_counter()
-    timing = {"encode_seconds": encoded - start, "solve_seconds": solved - encoded}
+    timing: dict[str, Any] = {
+        "encode_seconds": encoded - start,
+        "solve_seconds": solved - encoded,
+    }
     if answer == z3.unsat:
         return EnvResult(env, Verdict.HOLDS, **timing)
     if answer != z3.sat:

@@ -89,7 +89,7 @@ def is_authorized(
     request: Request,
     policies: PolicySet | Iterable[Policy],
     entities: Entities,
-    rule: DecisionRule = decision_rule,  # type: ignore[assignment]
+    rule: DecisionRule[bool] = decision_rule,
 ) -> Response:
     """Cedar's authorization; `rule` replaces the decision rule (to study other rules)."""
     permits: list[str] = []

@@ -78,8 +78,8 @@ def compile_expr(e: Expr) -> Compiled:
     match e:
         case Lit(value=v):
             return _true if v is True else lambda req, es: v
-        case VarRef(var=v):
-            return _VARS[v]
+        case VarRef(var=var):
+            return _VARS[var]
         case Slot(name=name):
             raise AssertionError(f"template slot {name} reached the compiler unlinked")
         case Ite(cond=c, then=t, else_=f):
@@ -97,9 +97,9 @@ def compile_expr(e: Expr) -> Compiled:
         case UnaryApp(op=UnaryOp.NOT, arg=a):
             ac = compile_expr(a)
             return lambda req, es: not as_bool(ac(req, es))
-        case UnaryApp(op=op, arg=a):
+        case UnaryApp(op=op1, arg=a):
             ac = compile_expr(a)
-            return lambda req, es: apply1(op, ac(req, es))
+            return lambda req, es: apply1(op1, ac(req, es))
         case BinaryApp(op=op, left=a, right=b):
             return _compile_binary(op, compile_expr(a), b)
         case Like(arg=a, pattern=p):

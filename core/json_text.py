@@ -61,7 +61,7 @@ def loc_at(text: str, pos: int) -> Loc:
 
 def item_locations(text: str) -> list[Loc]:
     """Where each element of the JSON list `text` starts (`text` is valid JSON)."""
-    decoder, out = json.JSONDecoder(), []
+    decoder, out = json.JSONDecoder(), list[Loc]()
     pos = skip_space(text, 0)
     if text[pos : pos + 1] != "[":
         return out
@@ -91,7 +91,9 @@ def member_locations(text: str) -> dict[str, Loc]:
     out = {"": loc_at(text, pos)}
     pos = skip_space(text, pos + 1)
     while text[pos : pos + 1] == '"':
-        key, after = json.decoder.scanstring(text, pos + 1)
+        key, after = json.decoder.scanstring(  # type: ignore[attr-defined]
+            text, pos + 1
+        )
         out[key] = loc_at(text, pos)  # the last of repeated keys is the one read
         after = skip_space(text, skip_space(text, after) + 1)  # past `:`
         pos = skip_space(text, decoder.raw_decode(text, after)[1])

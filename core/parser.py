@@ -134,7 +134,7 @@ def unescape(body: str, loc: Loc | None, *, pattern: bool = False) -> list[str |
 
 def string_of(tok: Token) -> str:
     """The value of a STR token."""
-    body = tok.value[1:-1]
+    body: str = tok.value[1:-1]
     if "\\" not in body:
         return body
     return "".join(c for c in unescape(body, _tok_loc(tok)) if c is not None)
@@ -143,7 +143,7 @@ def string_of(tok: Token) -> str:
 def _ident(tok: Token) -> str:
     if tok.value in RESERVED:
         _fail(f"this identifier is reserved and cannot be used: {tok.value}", _tok_loc(tok))
-    return tok.value
+    return str(tok.value)
 
 
 def _checked(path: _PathName) -> str:
@@ -160,7 +160,14 @@ class _Raw:
 
     __slots__ = ("annotations", "conditions", "effect", "loc", "scope")
 
-    def __init__(self, annotations, effect, scope, conditions, loc):  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        annotations: dict[str, str | None],
+        effect: Effect,
+        scope: Any,
+        conditions: Any,
+        loc: Loc | None,
+    ) -> None:
         self.annotations = annotations
         self.effect = effect
         self.scope = scope
@@ -178,7 +185,7 @@ class _Negatable:
         self.loc = loc
 
 
-def _chain_at(x: Expr, loc: Loc) -> Expr:
+def _chain_at(x: Expr, loc: Loc | None) -> Expr:
     """`x` with every attribute access of its chain (`a.b` in `a.b.c`) placed at `loc`, the
     whole chain's place, as Cedar places them; errors at one place with one message are one."""
     if isinstance(x, GetAttr) and x.loc != loc:
@@ -590,7 +597,8 @@ def parse_expr(text: str) -> Expr:
             shift = len("permit(principal, action, resource) when { ")
             err.loc = Loc(1, max(1, err.loc.column - shift), 0, 0)
         raise err.located(None, text) from None
-    return raws[0].conditions[0].body
+    body: Expr = raws[0].conditions[0].body
+    return body
 
 
 def parse_entity_uid(text: str) -> EntityUID:

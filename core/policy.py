@@ -197,7 +197,7 @@ class Policy:
         def bind(c: ScopeConstraint) -> ScopeConstraint:
             e = getattr(c, "entity", None)
             if isinstance(e, Slot):
-                return replace(c, entity=values[e.name])  # type: ignore[call-arg]
+                return replace(c, entity=values[e.name])  # type: ignore[arg-type]
             return c
 
         return replace(

@@ -60,15 +60,16 @@ class Request:
             for key in ("principal", "action", "resource"):
                 if key not in obj:
                     raise RequestError(f"the request has no `{key}`")
-            uids = []
-            for part in ("principal", "action", "resource"):
+            uids: list[EntityUID] = []
+            for part in ("principal", "action", "resource"):  # `part` places an error
                 uids.append(uid_from_json(obj[part], part))
+            principal, action, resource = uids
             part = "context"
             raw_context = obj.get("context", {})
             if not isinstance(raw_context, dict):
                 raise RequestError("the context must be a JSON object")
             part = None
-            return cls.build(*uids, raw_context, schema, validate=validate)
+            return cls.build(principal, action, resource, raw_context, schema, validate=validate)
         except CedarError as err:
             part = getattr(err, "part", None) or part
             loc = None if text is None else member_locations(text).get(part or "")

@@ -92,7 +92,7 @@ _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "0": "\0", "'": 
 
 def unescape(tok: Token) -> str:
     """The text of a string literal, with Cedar's escapes (`\\n`, `\\x41`, `\\u{1F600}`...)."""
-    body = tok.value[1:-1]
+    body: str = tok.value[1:-1]
     if "\\" not in body:
         return body
 
@@ -125,7 +125,7 @@ def unescape(tok: Token) -> str:
 def _ident(tok: Token) -> str:
     if tok.value in RESERVED_IDENTS:
         raise SchemaError(f"`{tok.value}` is a reserved identifier", loc=_loc(tok))
-    return tok.value
+    return str(tok.value)
 
 
 def _name(tok: Token) -> str:
@@ -317,7 +317,7 @@ def _syntax_error(e: UnexpectedInput, parser: Lark) -> SchemaError:
     else:  # pragma: no cover - lark's LALR parser raises only the two above
         return SchemaError(str(e))
     # The lexer's sets of terminals are supersets (LALR merges lookaheads); ask the parser.
-    expected = e.interactive_parser.accepts() if e.interactive_parser else set()
+    expected = e.interactive_parser.accepts() if e.interactive_parser else set()  # type: ignore[no-untyped-call]
     words = sorted({_terminal_word(name, parser) for name in expected})
     if not words:
         return SchemaError(f"unexpected {found}", loc=loc)

@@ -73,7 +73,9 @@ def _key_offsets(text: str) -> dict[str, int]:
         if text[pos] == "{":
             pos = skip_space(text, pos + 1)
             while text[pos] != "}":
-                key, after = json.decoder.scanstring(text, pos + 1)
+                key, after = json.decoder.scanstring(  # type: ignore[attr-defined]
+                    text, pos + 1
+                )
                 here = None if path is None else (_child(path, key) if path else key)
                 if here is not None:
                     out.setdefault(here, pos)
@@ -180,7 +182,7 @@ class NamespaceDecl:
 # ---- reading JSON ----
 
 
-class _Object(dict):
+class _Object(dict[str, Any]):
     """A decoded JSON object that remembers the first key it saw twice."""
 
     duplicate: str | None = None

@@ -13,6 +13,7 @@ Twin of core/evaluator.py: `_Checker.type_of_node` has the evaluator's cases in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from cedar_smt.core.ast import (
@@ -131,14 +132,14 @@ def _bool(b: bool) -> BoolType:
     return TRUE if b else FALSE
 
 
-_CONSTRUCTORS = {
+_CONSTRUCTORS: dict[ExtFun, tuple[Callable[[str], object], SchemaType]] = {
     ExtFun.DECIMAL: (parse_decimal, ExtensionType("decimal")),
     ExtFun.IP: (parse_ip, ExtensionType("ipaddr")),
     ExtFun.DATETIME: (parse_datetime, ExtensionType("datetime")),
     ExtFun.DURATION: (parse_duration, ExtensionType("duration")),
 }
 
-_RESULT = {
+_RESULT: dict[ExtFun, SchemaType] = {
     ExtFun.LESS_THAN: BOOL,
     ExtFun.LESS_THAN_OR_EQUAL: BOOL,
     ExtFun.GREATER_THAN: BOOL,
@@ -241,8 +242,8 @@ class _Checker:
             case GetAttr(arg=a, attr=name):
                 return self.type_of_get_attr(x, self.type_of(a, c)[0], name, c), NONE
             case SetLit(elements=xs):
-                typed = [self.type_of(e, c)[0] for e in xs]
-                return replace(x, elements=tuple(typed), ty=self.type_of_set(x, typed)), NONE
+                elements = [self.type_of(e, c)[0] for e in xs]
+                return replace(x, elements=tuple(elements), ty=self.type_of_set(x, elements)), NONE
             case RecordLit(fields=fs):
                 tfs = tuple((k, self.type_of(e, c)[0]) for k, e in fs)
                 rty = None
@@ -561,7 +562,7 @@ class _Checker:
         for e in typed[1:]:
             nxt = lub(joined, e.ty)  # type: ignore[arg-type]
             if nxt is None:
-                self.fail(_incompatible(*(e.ty for e in typed)), e)  # type: ignore[misc]
+                self.fail(_incompatible(*(e.ty for e in typed if e.ty is not None)), e)
                 return None
             joined = nxt
         return SetType(joined)
@@ -595,7 +596,7 @@ class _Checker:
 # Advice on a wrong operand, by operator and the type seen ("" for any); where Cedar has one
 _MEMBERSHIP = "try `contains` to test membership in a set"
 _MATCH = "try `like` to match a string"
-_ADVICE = {
+_ADVICE: dict[tuple[str | None, str], str] = {
     ("like", "EntityType"): "try `is` to test an entity's type",
     ("is", ""): "`is` tests the type of entities only",
     ("isEmpty", "StringType"): 'try `== ""` to test for the empty string',
@@ -662,7 +663,9 @@ def _entity_literals(x: Expr) -> list[EntityUID] | None:
     if isinstance(x, SetLit) and all(
         isinstance(e, Lit) and isinstance(e.value, EntityUID) for e in x.elements
     ):
-        return [e.value for e in x.elements]  # type: ignore[union-attr]
+        return [
+            e.value for e in x.elements if isinstance(e, Lit) and isinstance(e.value, EntityUID)
+        ]
     return None
 
 

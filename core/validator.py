@@ -181,13 +181,13 @@ def _scope_types(c: ScopeConstraint, schema: Schema) -> set[str]:
     match c:
         case ScopeAny() | ScopeEq(entity=Slot()) | ScopeIn(entity=Slot()):
             return every
-        case ScopeEq(entity=uid):
+        case ScopeEq(entity=EntityUID() as uid):
             return {uid.type}
-        case ScopeIn(entity=uid):
+        case ScopeIn(entity=EntityUID() as uid):
             return _types_in(uid.type, schema)
         case ScopeIs(entity_type=t) | ScopeIsIn(entity_type=t, entity=Slot()):
             return {t} & every
-        case ScopeIsIn(entity_type=t, entity=uid):
+        case ScopeIsIn(entity_type=t, entity=EntityUID() as uid):
             return {t} & _types_in(uid.type, schema)
     return set()
 

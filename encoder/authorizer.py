@@ -38,7 +38,8 @@ def compile_policy(policy: Policy, env: SymEnv) -> Sym:
 def satisfied(policies: Iterable[Policy], env: SymEnv) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
     """Whether each permit, and each forbid, is satisfied."""
     f = env.f
-    permits, forbids = [], []
+    permits: list[z3.BoolRef] = []
+    forbids: list[z3.BoolRef] = []
     for policy in policies:
         holds = f.satisfied(compile_policy(policy, env))
         (permits if policy.effect is Effect.PERMIT else forbids).append(holds)
@@ -48,7 +49,7 @@ def satisfied(policies: Iterable[Policy], env: SymEnv) -> tuple[list[z3.BoolRef]
 def is_authorized(
     policies: Iterable[Policy],
     env: SymEnv,
-    rule: DecisionRule = decision_rule,  # type: ignore[assignment]
+    rule: DecisionRule[z3.BoolRef] = decision_rule,
 ) -> z3.BoolRef:
     """The decision as a Z3 boolean: true iff the request is allowed."""
     permits, forbids = satisfied(policies, env)

@@ -66,7 +66,8 @@ def _ty(x: Expr) -> SchemaType:
 def compile_lit(v: Value, ty: SchemaType, env: SymEnv) -> Sym:
     if isinstance(v, frozenset):  # `action in [...]` from a scope
         assert isinstance(ty, SetType)
-        return env.f.some(env.u.set_of([env.uid_term(e) for e in sorted(v)], ty.element), ty)  # type: ignore[arg-type]
+        uids = sorted(e for e in v if isinstance(e, EntityUID))
+        return env.f.some(env.u.set_of([env.uid_term(e) for e in uids], ty.element), ty)
     return env.f.some(env.u.value(v, ty), ty)
 
 
@@ -344,13 +345,17 @@ def _compile(x: Expr, env: SymEnv) -> Sym:
     match x:
         case Lit(value=v):
             return compile_lit(v, _ty(x), env)
-        case VarRef(var=v):
-            return env.var(v)
+        case VarRef(var=var):
+            return env.var(var)
         case Slot(name=name):
             raise EncodeError(f"template slot {name}: link the template before analyzing it")
-        case Ite(cond=c, then=t, else_=e):
+        case Ite(cond=c, then=then, else_=otherwise):
             return compile_if(
-                compile(c, env), lambda: compile(t, env), lambda: compile(e, env), _ty(x), env
+                compile(c, env),
+                lambda: compile(then, env),
+                lambda: compile(otherwise, env),
+                _ty(x),
+                env,
             )
         case And(left=a, right=b):
             return compile_and(compile(a, env), lambda: compile(b, env), env)

@@ -106,9 +106,9 @@ class Decoder:
         v = self.settle(v)
         match ty:
             case BoolType():
-                return z3.is_true(v)
+                return bool(z3.is_true(v))
             case LongType():
-                return Long(v.as_signed_long())  # type: ignore[attr-defined]
+                return Long(v.as_signed_long())
             case StringType():
                 return self.u.decode_string(v)
             case EntityType(name=name):
@@ -130,13 +130,13 @@ class Decoder:
                 return Record(fields)
             case ExtensionType(name="ipaddr"):
                 v6, addr, prefix = v.children()
-                return valid_ip(z3.is_true(v6), addr.as_long(), prefix.as_long())  # type: ignore[attr-defined]
+                return valid_ip(z3.is_true(v6), addr.as_long(), prefix.as_long())
             case ExtensionType(name="decimal"):
-                return Decimal(v.as_signed_long())  # type: ignore[attr-defined]
+                return Decimal(v.as_signed_long())
             case ExtensionType(name="datetime"):
-                return Datetime(v.as_signed_long())  # type: ignore[attr-defined]
+                return Datetime(v.as_signed_long())
             case ExtensionType(name="duration"):
-                return Duration(v.as_signed_long())  # type: ignore[attr-defined]
+                return Duration(v.as_signed_long())
         raise AssertionError(f"cannot decode {v} as {ty}")
 
     def set_elements(self, v: z3.ExprRef, elem: SchemaType) -> set[Value]:
@@ -166,7 +166,7 @@ class Decoder:
 
     def member(self, v: z3.ExprRef, elem: SchemaType) -> Value | None:
         """Some member of a model set in no closed form, found by a small query on it alone."""
-        x = z3.Const("member", v.domain())  # type: ignore[attr-defined]
+        x = z3.Const("member", v.domain())
         solver = z3.Solver(ctx=self.u.ctx)
         solver.set(timeout=5000)
         solver.add(z3.Select(v, x), self.env.wf(x, elem))

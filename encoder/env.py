@@ -88,7 +88,7 @@ class SymEnv:
     def exists(self, t: z3.ExprRef, entity_type: str) -> z3.BoolRef:
         if self.is_action_type(entity_type):
             return self.f.true
-        return self.apply(f"exists_{entity_type}", z3.BoolSort(self.u.ctx), t)  # type: ignore[return-value]
+        return self.apply(f"exists_{entity_type}", z3.BoolSort(self.u.ctx), t)
 
     def apply(self, name: str, out: z3.SortRef, *args: z3.ExprRef) -> z3.ExprRef:
         """Apply the store function `name` (of the argument sorts, to `out`)."""

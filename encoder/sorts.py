@@ -275,7 +275,7 @@ class Universe:
 
     def decode_string(self, t: z3.ExprRef) -> str:
         """The Python string of a Z3 string literal from a model."""
-        text = t.as_string()  # type: ignore[attr-defined]
+        text = t.as_string()
         return _ESCAPED.sub(lambda m: self.char_of(int(m.group(1), 16)), text)
 
     def long(self, n: int) -> z3.BitVecNumRef:

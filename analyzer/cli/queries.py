@@ -93,7 +93,7 @@ def _command(**kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
     """`click.command`, also adding the command to COMMANDS."""
 
     def register(fn: Callable[..., Any]) -> click.Command:
-        cmd = click.command(**kwargs)(fn)
+        cmd: click.Command = click.command(**kwargs)(fn)
         COMMANDS.append(cmd)
         return cmd
 
@@ -287,15 +287,13 @@ def prove_invariants(
             k: options[k] for k in ("principal_type", "action", "resource_type", "timeout", "jobs")
         }
         for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
-            set_results.append(
-                with_progress(
-                    0,
-                    "environments",
-                    lambda _, check=check: check(
-                        policies, options["schema"], label=policies_path, rule=rule_spec, **kwargs
-                    ),
+
+            def run(_: Any, check: Callable[..., QueryResult] = check) -> QueryResult:
+                return check(
+                    policies, options["schema"], label=policies_path, rule=rule_spec, **kwargs
                 )
-            )
+
+            set_results.append(with_progress(0, "environments", run))
     verdicts = [r.verdict for r in rule_results] + [r.verdict for r in set_results]
     verdict = overall(verdicts)
     rule_name = rule_spec or "Cedar's decision rule"
@@ -315,9 +313,9 @@ def prove_invariants(
         click.echo(f"decision rule: {rule_name}")
         for r in rule_results:
             click.echo(f"  {r.describe()}")
-        for r in set_results:
-            click.echo(f"\n{r.query} for {policies_path}:")
-            click.echo(render_text(r))
+        for q in set_results:
+            click.echo(f"\n{q.query} for {policies_path}:")
+            click.echo(render_text(q))
     sys.exit(
         {Verdict.HOLDS: 0, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
     )

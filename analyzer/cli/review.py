@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -66,7 +67,7 @@ def diff(
     envs = select_environments(
         request_environments(schema), principal_type, action_filter, resource_type
     )
-    options = {
+    options: dict[str, Any] = {
         "labels": (old_path, new_path),
         "principal_type": principal_type,
         "action": action_filter,

@@ -133,7 +133,8 @@ def test_the_facade_from_the_installed_wheel(installed: Path, scratch: Path) -> 
     done = run(installed / "python", "-c", FACADE, cwd=scratch)
     assert done.returncode == 0, done.stderr
     decision, valid, verdict, changed, findings, version, where = done.stdout.split()
-    assert (decision, valid, verdict, changed, findings) == ("allow", "True", "refuted", "True", "1")
+    assert (decision, valid, verdict) == ("allow", "True", "refuted")
+    assert (changed, findings) == ("True", "1")
     assert version[0].isdigit()
     assert "site-packages" in where and str(scratch) not in where and str(ROOT) not in where
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import cedarpy
 import z3
+from hostile import hostile_table  # bench/ is on the path, as for any script
 
 from cedar_smt import analyzer
 from cedar_smt.core import Entities, PolicySet, Request, Schema, is_authorized
@@ -442,6 +443,7 @@ def main() -> None:
             "Scaling: generated policy sets in one request environment",
             scaling_table([10, 100] if args.quick else [10, 100, 1000]),
         ),
+        ("Hostile inputs (one authorization each)", hostile_table()),
     ]
     for title, rows in sections:
         text = f"**{title}**\n\n{markdown(rows)}\n"

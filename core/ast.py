@@ -110,7 +110,21 @@ class Pattern:
     elems: tuple[str | None, ...]
 
     def matches(self, s: str) -> bool:
-        return _pattern_regex(self).fullmatch(s) is not None
+        """Whether `s` matches, in time linear in `len(s)` for each literal run of the pattern
+        (a backtracking regular expression took minutes on 200 wildcards and 10 KB)."""
+        segments = _segments(self)
+        if len(segments) == 1:  # no wildcard
+            return s == segments[0]
+        first, *middle, last = segments
+        if len(s) < len(first) + len(last) or not s.startswith(first) or not s.endswith(last):
+            return False
+        pos, end = len(first), len(s) - len(last)
+        for seg in middle:  # each run at its leftmost place leaves the most room for the rest
+            found = s.find(seg, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(seg)
+        return True
 
     def __str__(self) -> str:
         return "".join(
@@ -119,8 +133,17 @@ class Pattern:
 
 
 @lru_cache(maxsize=4096)
-def _pattern_regex(p: Pattern) -> re.Pattern[str]:
-    return re.compile("".join(".*" if e is STAR else re.escape(e) for e in p.elems), re.DOTALL)
+def _segments(p: Pattern) -> tuple[str, ...]:
+    """The literal runs between the wildcards (empty runs dropped inside: `**` is `*`)."""
+    runs = [""]
+    for e in p.elems:
+        if e is STAR:
+            runs.append("")
+        else:
+            runs[-1] += e
+    if len(runs) <= 2:
+        return tuple(runs)
+    return (runs[0], *(r for r in runs[1:-1] if r), runs[-1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def bench():
+    sys.path.insert(0, str(ROOT / "bench"))  # as Python does for a script's own folder
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -42,3 +44,9 @@ def test_scaling_proves_the_refactoring_and_finds_the_change(bench):
 def test_readme_has_one_results_section_for_the_script_to_rewrite(bench):
     readme = (ROOT / "README.md").read_text()
     assert readme.count(bench.MARK_START) == 1 and readme.count(bench.MARK_END) == 1
+
+
+def test_hostile_inputs_are_timed_against_cedarpy(bench):
+    rows = bench.hostile_table()
+    assert rows[0][-1] == "cedar-smt / cedarpy"
+    assert all(r[-1].endswith("x") for r in rows[1:])

@@ -21,17 +21,16 @@ from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.results import Counterexample, InternalError, Verdict
 from cedar_smt.analyzer.runner import decode_model, select_environments
 from cedar_smt.core.ast import to_source
-from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
+from cedar_smt.core.authorizer import Outcome, evaluate_policy, is_authorized
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
 from cedar_smt.core.validator import request_environments
-from cedar_smt.encoder.authorizer import compile_policy, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
+from cedar_smt.encoder.encoding import EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
-from cedar_smt.encoder.env import SymEnv
 from cedar_smt.encoder.errors import EncodeError
 from cedar_smt.encoder.solver import make_solver
 from cedar_smt.encoder.sorts import Universe
@@ -285,26 +284,22 @@ def diff_environment(
     labels: tuple[str, str] = ("old", "new"),
 ) -> EnvDiff:
     start = time.perf_counter()
-    senv = SymEnv(universe, env)
-    f = senv.f
+    enc = EnvEncoding(universe, env)
+    senv, f = enc.senv, enc.f
     try:
-        old_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in old]
-        new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
+        old_set, new_set = enc.policy_set(old), enc.policy_set(new)
+        old_terms = [(p, enc.policy(p).satisfied) for p in old]
+        new_terms = [(p, enc.policy(p).satisfied) for p in new]
     except EncodeError as err:
         return EnvDiff(env, complete=False, reason=f"unsupported: {err}")
     solving = confirming = 0.0
-
-    def decision(terms: list[tuple[Policy, z3.BoolRef]]) -> z3.BoolRef:
-        permits = [t for p, t in terms if p.effect is Effect.PERMIT]
-        forbids = [t for p, t in terms if p.effect is Effect.FORBID]
-        return decision_rule(permits, forbids, z3_logic(f))
-
-    differs = f.not_(f.eq(decision(old_terms), decision(new_terms)))
+    differs = f.not_(f.eq(old_set.decision, new_set.decision))
     encoded = time.perf_counter() - start
     if z3.is_false(differs):
         return EnvDiff(env, encode_seconds=encoded)
+    notes = enc.notes([old_set.notes, new_set.notes])
     solver = make_solver(universe.ctx, timeout_ms)
-    solver.add(*hierarchy_assumptions(senv), *senv.input_assumptions(), differs)
+    solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes), differs)
     classes: list[ChangeClass] = []
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
     while True:
@@ -325,7 +320,7 @@ def diff_environment(
             reason = f"more than {MAX_CLASSES} classes"
             return EnvDiff(env, tuple(classes), False, reason, **timing)
         t0 = time.perf_counter()
-        cx = decode_model(senv, solver.model())
+        cx = decode_model(senv, solver.model(), notes)
         old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
         old_resp = is_authorized(cx.request, old, cx.entities)
         new_resp = is_authorized(cx.request, new, cx.entities)
@@ -362,9 +357,10 @@ def diff_environment(
                 witness,
             )
         )
-        same = [f.eq(t, f.bool(p.id in old_sat)) for p, t in old_terms]
-        same += [f.eq(t, f.bool(p.id in new_sat)) for p, t in new_terms]
-        solver.add(f.not_(f.and_(*same)))  # block this class
+        # block this class (the policies that cannot apply here are in every class alike)
+        same = [f.eq(t, f.bool(p.id in old_sat)) for p, t in old_terms if not z3.is_false(t)]
+        same += [f.eq(t, f.bool(p.id in new_sat)) for p, t in new_terms if not z3.is_false(t)]
+        solver.add(f.not_(f.and_(*same)))
         confirming += time.perf_counter() - t0
 
 

@@ -41,11 +41,11 @@ from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
-from cedar_smt.encoder.authorizer import compile_policy, satisfied, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.decoder import DecodeError, decode
+from cedar_smt.encoder.encoding import EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
-from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
 from cedar_smt.encoder.solver import make_solver
 from cedar_smt.encoder.sorts import Universe
@@ -93,12 +93,18 @@ def load_rule(spec: str | None) -> DecisionRule:  # type: ignore[type-arg]
     return rule  # type: ignore[no-any-return]
 
 
-def _symbolic(q: Query, op: Operand, env: SymEnv, rule: DecisionRule) -> Any:  # type: ignore[type-arg]
+def _symbolic(
+    q: Query,
+    op: Operand,
+    enc: EnvEncoding,
+    rule: DecisionRule,  # type: ignore[type-arg]
+) -> tuple[Any, Notes]:
     if q.level == "policy":
-        return compile_policy(op.policies[0], env)
-    permits, forbids = satisfied(op.policies, env)
-    f = env.f
-    return SetTerms(rule(permits, forbids, z3_logic(f)), f.any(permits), f.any(forbids))
+        c = enc.policy(op.policies[0])
+        return c.sym, c.notes
+    s = enc.policy_set(op.policies, rule)
+    f = enc.f
+    return SetTerms(s.decision, f.any(s.permits), f.any(s.forbids)), s.notes
 
 
 def _concrete(q: Query, op: Operand, cx: Any, rule: DecisionRule) -> Any:  # type: ignore[type-arg]
@@ -132,20 +138,30 @@ def _reason(solver: z3.Solver, timeout_ms: int | None) -> str:
     return f"the solver could not decide: {why}"
 
 
-def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = None) -> EnvResult:
-    """The query's answer in one request environment."""
+def check_env(
+    problem: Problem,
+    env: RequestEnv,
+    universe: Universe | None = None,
+    encoding: EnvEncoding | None = None,
+) -> EnvResult:
+    """The query's answer in one request environment (`encoding`: the environment's compiled
+    policies, when other questions share them)."""
     q = QUERIES[problem.query]
     rule = load_rule(problem.rule)
-    universe = universe or Universe(problem.schema)
     start = time.perf_counter()
-    senv = SymEnv(universe, env)
-    f = senv.f
+    enc = encoding or EnvEncoding(universe or Universe(problem.schema), env)
+    senv, f = enc.senv, enc.f
     try:
-        operands = [_symbolic(q, op, senv, rule) for op in problem.operands]
+        compiled = [_symbolic(q, op, enc, rule) for op in problem.operands]
+        operands = [terms for terms, _ in compiled]
+        parts = [notes for _, notes in compiled]
         condition = f.true
         if problem.condition is not None:
-            condition = f.satisfied(compile_policy(problem.condition, senv))
+            c = enc.policy(problem.condition)
+            condition = c.satisfied
+            parts.append(c.notes)
         goal = q.holds(f, operands, condition)
+        notes = enc.notes(parts)
     except EncodeError as err:
         reason = str(err)
         if err.policy_id == "query":
@@ -156,10 +172,10 @@ def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = Non
     encoded = time.perf_counter()
     if z3.is_true(goal):
         return EnvResult(env, Verdict.HOLDS, encode_seconds=encoded - start)
-    solver = make_solver(universe.ctx, problem.timeout_ms)
-    solver.add(*hierarchy_assumptions(senv), *senv.input_assumptions(), f.not_(goal))
+    solver = make_solver(senv.u.ctx, problem.timeout_ms)
+    solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes), f.not_(goal))
     if problem.entities_exist:
-        solver.add(*senv.existence_assumptions())
+        solver.add(*senv.existence_assumptions(notes))
     answer = solver.check()
     solved = time.perf_counter()
     timing: dict[str, Any] = {
@@ -170,15 +186,15 @@ def check_env(problem: Problem, env: RequestEnv, universe: Universe | None = Non
         return EnvResult(env, Verdict.HOLDS, **timing)
     if answer != z3.sat:
         return EnvResult(env, Verdict.UNKNOWN, _reason(solver, problem.timeout_ms), **timing)
-    cx = _confirm(problem, q, senv, solver, rule)
+    cx = _confirm(problem, q, senv, solver, rule, notes)
     confirmed = time.perf_counter() - solved
     return EnvResult(env, Verdict.REFUTED, None, cx, confirm_seconds=confirmed, **timing)
 
 
-def decode_model(senv: SymEnv, model: z3.ModelRef) -> Decoded:
+def decode_model(senv: SymEnv, model: z3.ModelRef, notes: Notes | None = None) -> Decoded:
     """The counterexample a model describes; a model the decoder cannot read is a bug."""
     try:
-        return decode(senv, model)
+        return decode(senv, model, notes)
     except DecodeError as err:
         raise InternalError(f"in environment {senv.env}: {err}") from err
 
@@ -189,12 +205,13 @@ def _confirm(
     senv: SymEnv,
     solver: z3.Solver,
     rule: DecisionRule,  # type: ignore[type-arg]
+    notes: Notes,
 ) -> Counterexample:
     """Decode the model and replay it; it must show the violation the solver claimed.
 
     The confirmed counterexample is then made smaller, keeping it a confirmed violation.
     """
-    cx = decode_model(senv, solver.model())
+    cx = decode_model(senv, solver.model(), notes)
 
     def replay(request: Request, entities: Entities) -> tuple[list[Any], bool]:
         point = Decoded(request, entities)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import lru_cache
-from typing import NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias, TypeVar
 
 from cedar_smt.core.errors import Loc
 from cedar_smt.core.types import SchemaType
@@ -269,6 +269,25 @@ Expr: TypeAlias = (
     "Lit | VarRef | Slot | Ite | And | Or | UnaryApp | BinaryApp | Like | Is | HasAttr | GetAttr"
     " | SetLit | RecordLit | Call"
 )
+
+
+_N = TypeVar("_N", bound="Expr")
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def replace(node: _N, **changes: Any) -> _N:
+    """`dataclasses.replace` for expression nodes, several times faster: nodes have no
+    `__post_init__` to run, so the copy sets its slots directly. The typechecker rebuilds every
+    node of every policy in every environment, which made `dataclasses.replace` its largest
+    cost."""
+    cls = type(node)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(node, name))
+    return new
 
 
 def children(e: Expr) -> tuple[Expr, ...]:

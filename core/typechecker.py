@@ -14,7 +14,8 @@ Twin of core/evaluator.py: `_Checker.type_of_node` has the evaluator's cases in 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 from cedar_smt.core.ast import (
     And,
@@ -38,6 +39,7 @@ from cedar_smt.core.ast import (
     Var,
     VarRef,
     assert_never,
+    replace,
     to_source,
 )
 from cedar_smt.core.errors import ExtensionError, Loc
@@ -677,12 +679,30 @@ def type_errors(
     separately). With no errors, the result's type is `Bool` or one of its singletons; `False`
     means the policy can never be satisfied in this environment.
     """
+    memo = _memo(schema)
+    key = ("typed", policy.principal, policy.action, policy.resource, policy.conditions, env)
+    found = memo.get(key)
+    if found is not None:
+        return found, []
     checker = _Checker(schema, env)
     typed, _ = checker.type_of(substitute_action(policy.to_expr(), env.action), NONE)
     if typed.ty is not None and not is_subtype(typed.ty, BOOL):
         message = f"unexpected type: expected Bool but saw {typed.ty}"
         checker.fail(message, replace(typed, loc=policy.loc))
-    return typed, checker.errors + checker.quiet
+    errors = checker.errors + checker.quiet
+    if not errors:
+        memo[key] = typed
+    return typed, errors
+
+
+def _memo(schema: Schema) -> dict[tuple[object, ...], Any]:
+    """Results kept for one schema (in its `__dict__`, as `functools.cached_property` keeps a
+    value): typing is pure, and the validator, the encoder and every check of a large store
+    ask about the same policies and scopes in the same environments again and again. Only
+    what has no error is kept, since an error names the place of the policy it was found in,
+    and two policies that say the same thing may stand in different places."""
+    memo: dict[tuple[object, ...], Any] = schema.__dict__.setdefault("_typecheck_memo", {})
+    return memo
 
 
 def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
@@ -697,15 +717,22 @@ def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
 
 
 def applies(policy: Policy, env: RequestEnv, schema: Schema) -> bool:
-    """Whether the policy's scope can match some request of this environment."""
-    checker = _Checker(schema, env)
-    for var, constraint in (
-        (Var.PRINCIPAL, policy.principal),
-        (Var.ACTION, policy.action),
-        (Var.RESOURCE, policy.resource),
+    """Whether the policy's scope can match some request of this environment.
+
+    Each constraint's answer depends only on its own variable's part of the environment, and
+    is worked out once per schema."""
+    memo = _memo(schema)
+    for var, constraint, part in (
+        (Var.PRINCIPAL, policy.principal, env.principal),
+        (Var.ACTION, policy.action, env.action),
+        (Var.RESOURCE, policy.resource, env.resource),
     ):
-        x = substitute_action(scope_expr(var, constraint), env.action)
-        typed, _ = checker.type_of(x, NONE)
-        if typed.ty == FALSE:
+        key = ("scope", var, constraint, part)
+        can = memo.get(key)
+        if can is None:
+            x = substitute_action(scope_expr(var, constraint), env.action)
+            typed, _ = _Checker(schema, env).type_of(x, NONE)
+            can = memo[key] = typed.ty != FALSE
+        if not can:
             return False
     return True

@@ -131,7 +131,7 @@ def compile_in_entity(a: Sym, b: Sym, env: SymEnv) -> z3.BoolRef:
     ta, tb = a.ty, b.ty
     assert isinstance(ta, EntityType) and isinstance(tb, EntityType)
     same = f.eq(a.value, b.value) if ta == tb else f.false
-    ancestors = env.ancestors(a.value, ta.name, tb.name)
+    ancestors = env.read_ancestors(a.value, ta.name, tb.name)
     if ancestors is None:
         return same
     return f.or_(same, f.and_(env.exists(a.value, ta.name), f.member(b.value, ancestors)))
@@ -144,7 +144,7 @@ def compile_in_set(a: Sym, b: Sym, env: SymEnv) -> z3.BoolRef:
     assert isinstance(ta, EntityType) and isinstance(tb, SetType)
     assert isinstance(tb.element, EntityType)
     member = f.member(a.value, b.value) if tb.element == ta else f.false
-    ancestors = env.ancestors(a.value, ta.name, tb.element.name)
+    ancestors = env.read_ancestors(a.value, ta.name, tb.element.name)
     if ancestors is None:
         return member
     common = f.intersects(b.value, ancestors)

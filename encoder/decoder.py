@@ -1,7 +1,9 @@
 """Decode a Z3 model into a concrete request and entity store.
 
-The store holds only the entities the formulas touched (the footprint) that the model says
-exist, plus the request's action and its groups, so that it loads without a schema. Sets are
+The store holds only the entities whose data the formulas read (their existence, attributes,
+ancestors or tags) that the model says exist, plus the request's action and its groups, so
+that it loads without a schema. Only the entities the hierarchy's readers stand for get
+parents (see encoder/enforcer.py): the model's ancestors of the others are never read. Sets are
 finite in Cedar but a Z3 set may be infinite ("every string"): each set is decoded against
 the elements that matter (the values the formulas compute and the elements of the other
 decoded sets), and the caller replays the result through the concrete authorizer to confirm.
@@ -37,7 +39,7 @@ from cedar_smt.core.types import (
     StringType,
 )
 from cedar_smt.core.values import EntityUID, Long, Record, Value
-from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.factory import is_value
 from cedar_smt.encoder.sorts import normalize
 
@@ -56,11 +58,15 @@ class Counterexample:
 
 
 class Decoder:
-    def __init__(self, env: SymEnv, model: z3.ModelRef) -> None:
+    def __init__(self, env: SymEnv, model: z3.ModelRef, notes: Notes | None = None) -> None:
         self.env = env
         self.u = env.u
         self.model = model
+        # the formulas whose model this is: decoding reads only what they read (a snapshot,
+        # since reading the model applies store functions, which the environment records)
+        self.notes = Notes.union([notes or env.notes])
         self.seen: dict[SchemaType, set[Value]] = defaultdict(set)
+        self._computed: dict[SchemaType, set[Value]] = {}
 
     # values
 
@@ -172,7 +178,7 @@ class Decoder:
         solver.add(z3.Select(v, x), self.env.wf(x, elem))
         if solver.check() != z3.sat:
             return None
-        found = Decoder(self.env, solver.model())
+        found = Decoder(self.env, solver.model(), self.notes)
         value = found.literal(found.eval(x), elem)
         self.seen[normalize(elem)].add(value)
         return value
@@ -197,13 +203,15 @@ class Decoder:
     def candidates(self, ty: SchemaType) -> set[Value]:
         """Values of type `ty` that matter: computed by the formulas or already decoded."""
         key = normalize(ty)
-        found = set(self.seen.get(key, ()))
-        for t, t_ty in self.env.terms.values():
-            if normalize(t_ty) == key:
-                v = self.eval(t)
-                if is_value(v) or z3.is_array(v):
-                    found.add(self._literal(v, ty))
-        return found
+        computed = self._computed.get(key)
+        if computed is None:
+            computed = self._computed[key] = set()
+            for t, t_ty in self.notes.terms.values():
+                if normalize(t_ty) == key:
+                    v = self.eval(t)
+                    if is_value(v) or z3.is_array(v):
+                        computed.add(self._literal(v, ty))
+        return computed | self.seen.get(key, set())
 
     def unused(self, ty: SchemaType, taken: set[Value]) -> Value | None:
         """A value of type `ty` that is not in `taken`, if the type has one."""
@@ -263,14 +271,15 @@ class Decoder:
         resource = self.value(env.resource, EntityType(env.env.resource))
         context = self.value(env.context, env.env.context)
         entities: dict[EntityUID, Entity] = {}
-        for t, entity_type in env.footprint.values():
+        readers = {self.value(t, EntityType(ty)) for t, ty in self.notes.readers.values()}
+        for t, entity_type in self.notes.stored.values():
             if env.is_action_type(entity_type):
                 continue
             uid = self.value(t, EntityType(entity_type))
             if not z3.is_true(self.eval(env.exists(t, entity_type))):
                 continue
             assert isinstance(uid, EntityUID)
-            entities[uid] = self.entity(t, uid, entities.get(uid))
+            entities[uid] = self.entity(t, uid, entities.get(uid), uid in readers)
         for uid in self.actions():
             entities[uid] = Entity(uid, Record(), env.schema.action_ancestors(uid))
         assert isinstance(principal, EntityUID) and isinstance(resource, EntityUID)
@@ -279,17 +288,17 @@ class Decoder:
         fixed = {name for name in self.u.entity_sorts() if self.u.entity_sort(name).ids is not None}
         return rename(Counterexample(request, Entities(entities.values())), self.named_ids(), fixed)
 
-    def entity(self, t: z3.ExprRef, uid: EntityUID, known: Entity | None) -> Entity:
+    def entity(self, t: z3.ExprRef, uid: EntityUID, known: Entity | None, reader: bool) -> Entity:
         env = self.env
         attrs = self.value(env.attrs(t, uid.type), env.attr_type(uid.type))
         parents: set[EntityUID] = set(known.parents) if known else set()
-        for anc_type in env.ancestor_types(uid.type):
+        for anc_type in env.ancestor_types(uid.type) if reader else ():
             ancs = env.ancestors(t, uid.type, anc_type)
             assert ancs is not None
             parents |= self.value(ancs, SetType(EntityType(anc_type)))  # type: ignore[arg-type]
         tags: dict[str, Value] = dict(known.tags) if known else {}
         tag_type = env.tags(uid.type)
-        for owner, key, entity_type in env.tag_queries.values():
+        for owner, key, entity_type in self.notes.tag_queries.values():
             if (
                 tag_type is None
                 or entity_type != uid.type
@@ -308,7 +317,7 @@ class Decoder:
         """The request's action and every action the formulas name, with their groups."""
         env = self.env
         found = {env.env.action}
-        for t, entity_type in env.footprint.values():
+        for t, entity_type in self.notes.footprint.values():
             if env.is_action_type(entity_type):
                 uid = self.value(t, EntityType(entity_type))
                 assert isinstance(uid, EntityUID)
@@ -320,7 +329,7 @@ class Decoder:
     def named_ids(self) -> set[EntityUID]:
         """Entities the policies name: their ids must stay as they are."""
         named = set()
-        for t, entity_type in self.env.footprint.values():
+        for t, entity_type in self.notes.footprint.values():
             if is_value(t):
                 uid = self.literal(t, EntityType(entity_type))
                 assert isinstance(uid, EntityUID)
@@ -348,13 +357,14 @@ def _settled(v: z3.ExprRef) -> bool:
     return False
 
 
-def decode(env: SymEnv, model: z3.ModelRef) -> Counterexample:
-    """The request and entities a model describes (replay them before trusting them).
+def decode(env: SymEnv, model: z3.ModelRef, notes: Notes | None = None) -> Counterexample:
+    """The request and entities a model of the formulas of `notes` (by default, all compiled in
+    `env`) describes; replay them before trusting them.
 
     Any failure to read the model is a bug, raised as one DecodeError that names the cause.
     """
     try:
-        return Decoder(env, model).decode()
+        return Decoder(env, model, notes).decode()
     except (DecodeError, RecursionError):
         raise
     except Exception as err:  # whatever breaks here is a bug to report

@@ -1,17 +1,24 @@
-"""Hierarchy assumptions, grounded on the entity terms the formulas touch.
+"""Hierarchy assumptions, grounded on the entity terms whose ancestors the formulas read.
 
 A Cedar entity hierarchy is acyclic and its ancestor sets are transitively closed. Rather than
-quantify over all entities, we assume both for the entity terms compiling actually produced
-(the footprint): no existing entity is its own ancestor, and an existing entity's ancestors
-include the ancestors of each of its existing ancestors. Every real entity store satisfies
-these, so no real counterexample is excluded.
+quantify over all entities, we assume both for the readers: the entity terms whose ancestor
+sets a compiled formula reads (the left of an `in`). No existing reader is its own ancestor,
+and an existing reader's ancestors include those of each existing reader among them.
+
+That is enough for every model to describe a real store: the decoder gives parents (the
+model's ancestors among the entities it decodes) only to the entities the readers stand for,
+so every path of the decoded hierarchy runs through readers, and the facts below make the
+closure of each reader's parents exactly the ancestors the formulas saw. Every real store
+satisfies the facts, so no real counterexample is excluded. Entity terms that only meet `==`
+or stand as the ancestor in an `in` (most entity literals of a large store) need no facts at
+all: asserting facts for every pair of them made the encoding quadratic in the literals.
 """
 
 from __future__ import annotations
 
 import z3
 
-from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.env import Notes, SymEnv
 
 
 def acyclicity(env: SymEnv, t: z3.ExprRef, entity_type: str) -> z3.BoolRef:
@@ -44,11 +51,12 @@ def transitivity(env: SymEnv, t1: z3.ExprRef, type1: str, t2: z3.ExprRef, type2:
     return f.implies(premise, f.and_(*conclusions))
 
 
-def hierarchy_assumptions(env: SymEnv) -> list[z3.BoolRef]:
-    """Acyclicity and transitivity over the footprint recorded while compiling."""
-    terms = [(t, ty) for t, ty in env.footprint.values() if not env.is_action_type(ty)]
-    out = [acyclicity(env, t, ty) for t, ty in terms]
-    for t1, ty1 in terms:
-        for t2, ty2 in terms:
+def hierarchy_assumptions(env: SymEnv, notes: Notes | None = None) -> list[z3.BoolRef]:
+    """Acyclicity and transitivity over the readers recorded while compiling (all of the
+    environment's, or those of `notes`)."""
+    readers = list((notes or env.notes).readers.values())
+    out = [acyclicity(env, t, ty) for t, ty in readers]
+    for t1, ty1 in readers:
+        for t2, ty2 in readers:
             out.append(transitivity(env, t1, ty1, t2, ty2))
     return [a for a in out if not z3.is_true(a)]

@@ -12,12 +12,17 @@ environment's types. The store is, per entity type `T` of the schema:
 Actions always exist and their ancestors come from the schema, so for the (concrete) action
 of the request everything about them folds to constants.
 
-While compiling, the environment records the entity terms the formulas touch (the footprint,
-for the hierarchy assumptions) and the input terms whose values need well-formedness
-assumptions (an `ipaddr` prefix is at most 32 or 128).
+While compiling, the environment records the entity terms the formulas touch (the footprint:
+the entities a counterexample holds), among them the terms whose ancestors the formulas read
+(the readers: what the hierarchy assumptions are about), and the input terms whose values need
+well-formedness assumptions (an `ipaddr` prefix is at most 32 or 128).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import z3
 
@@ -31,6 +36,36 @@ from cedar_smt.encoder.sorts import Universe
 _TWO_32 = 2**32
 
 
+@dataclass
+class Notes:
+    """What compiling recorded about the terms of some formulas (all of an environment's, or
+    one policy's): enough to assume what they need and to decode a model of them."""
+
+    footprint: dict[int, tuple[z3.ExprRef, str]] = field(default_factory=dict)
+    readers: dict[int, tuple[z3.ExprRef, str]] = field(default_factory=dict)
+    # the entity terms whose store data (existence, attributes, ancestors, tags) is read
+    stored: dict[int, tuple[z3.ExprRef, str]] = field(default_factory=dict)
+    inputs: dict[int, tuple[z3.ExprRef, SchemaType]] = field(default_factory=dict)
+    # by term and type: one bit-vector term can be a Long, a decimal, a datetime and a
+    # duration (`duration("1s").toMilliseconds()` is the term of `duration("1s")`)
+    terms: dict[tuple[int, SchemaType], tuple[z3.ExprRef, SchemaType]] = field(default_factory=dict)
+    tag_queries: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]] = field(
+        default_factory=dict
+    )
+
+    @staticmethod
+    def union(parts: Iterable[Notes]) -> Notes:
+        out = Notes()
+        for n in parts:
+            out.footprint.update(n.footprint)
+            out.readers.update(n.readers)
+            out.stored.update(n.stored)
+            out.inputs.update(n.inputs)
+            out.terms.update(n.terms)
+            out.tag_queries.update(n.tag_queries)
+        return out
+
+
 class SymEnv:
     def __init__(self, universe: Universe, env: RequestEnv) -> None:
         self.u = universe
@@ -40,12 +75,8 @@ class SymEnv:
         self.action = universe.entity(env.action)
         self.resource = z3.Const("resource", universe.entity_sort(env.resource).sort)
         self.context = z3.Const("context", universe.record(env.context).sort)
-        self.footprint: dict[int, tuple[z3.ExprRef, str]] = {}
-        self.inputs: dict[int, tuple[z3.ExprRef, SchemaType]] = {}
-        # by term and type: one bit-vector term can be a Long, a decimal, a datetime and a
-        # duration (`duration("1s").toMilliseconds()` is the term of `duration("1s")`)
-        self.terms: dict[tuple[int, SchemaType], tuple[z3.ExprRef, SchemaType]] = {}
-        self.tag_queries: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]] = {}
+        self.notes = Notes()  # everything compiled in this environment
+        self._recording: list[Notes] = []  # and what the compilations under way record
         self.used: set[str] = set()  # the store functions the formulas apply
         # each application built once: the hierarchy assumptions ask for the same ones often
         self._applied: dict[
@@ -53,10 +84,54 @@ class SymEnv:
         ] = {}
         self._ancestor_types: dict[str, list[str]] = {}
         self.note_input(self.context, env.context)
+        self.base = Notes.union([self.notes])  # what every formula of the environment needs
 
     @property
     def schema(self):  # type: ignore[no-untyped-def]
         return self.u.schema
+
+    # what compiling records (see Notes)
+
+    @contextmanager
+    def recording(self) -> Iterator[Notes]:
+        """Record what the formulas compiled inside the block note, on top of `self.notes`."""
+        notes = Notes()
+        self._recording.append(notes)
+        try:
+            yield notes
+        finally:
+            self._recording.pop()
+
+    def _books(self) -> list[Notes]:
+        return [self.notes, *self._recording]
+
+    @property
+    def footprint(self) -> dict[int, tuple[z3.ExprRef, str]]:
+        return self.notes.footprint
+
+    @property
+    def readers(self) -> dict[int, tuple[z3.ExprRef, str]]:
+        return self.notes.readers
+
+    @property
+    def stored(self) -> dict[int, tuple[z3.ExprRef, str]]:
+        return self.notes.stored
+
+    @property
+    def inputs(self) -> dict[int, tuple[z3.ExprRef, SchemaType]]:
+        return self.notes.inputs
+
+    @property
+    def terms(self) -> dict[tuple[int, SchemaType], tuple[z3.ExprRef, SchemaType]]:
+        return self.notes.terms
+
+    @property
+    def tag_queries(self) -> dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]]:
+        return self.notes.tag_queries
+
+    def _store(self, t: z3.ExprRef, entity_type: str) -> None:
+        for n in self._books():
+            n.stored.setdefault(t.get_id(), (t, entity_type))
 
     def var(self, v: Var) -> Sym:
         match v:
@@ -72,13 +147,16 @@ class SymEnv:
 
     def note(self, s: Sym) -> None:
         """Remember a compiled term: its value may matter when decoding a model."""
-        self.terms.setdefault((s.value.get_id(), s.ty), (s.value, s.ty))
-        if isinstance(s.ty, EntityType):
-            self.footprint.setdefault(s.value.get_id(), (s.value, s.ty.name))
+        i = s.value.get_id()
+        for n in self._books():
+            n.terms.setdefault((i, s.ty), (s.value, s.ty))
+            if isinstance(s.ty, EntityType):
+                n.footprint.setdefault(i, (s.value, s.ty.name))
 
     def note_input(self, t: z3.ExprRef, ty: SchemaType) -> None:
         if _needs_wf(ty):
-            self.inputs.setdefault(t.get_id(), (t, ty))
+            for n in self._books():
+                n.inputs.setdefault(t.get_id(), (t, ty))
 
     # the store
 
@@ -88,6 +166,7 @@ class SymEnv:
     def exists(self, t: z3.ExprRef, entity_type: str) -> z3.BoolRef:
         if self.is_action_type(entity_type):
             return self.f.true
+        self._store(t, entity_type)
         return self.apply(f"exists_{entity_type}", z3.BoolSort(self.u.ctx), t)
 
     def apply(self, name: str, out: z3.SortRef, *args: z3.ExprRef) -> z3.ExprRef:
@@ -102,6 +181,7 @@ class SymEnv:
 
     def attrs(self, t: z3.ExprRef, entity_type: str) -> z3.ExprRef:
         shape = self.attr_type(entity_type)
+        self._store(t, entity_type)
         out = self.apply(f"attrs_{entity_type}", self.u.record(shape).sort, t)
         self.note_input(out, shape)
         return out
@@ -120,6 +200,15 @@ class SymEnv:
             self._ancestor_types[entity_type] = found
         return found
 
+    def read_ancestors(
+        self, t: z3.ExprRef, entity_type: str, ancestor_type: str
+    ) -> z3.ExprRef | None:
+        """`ancestors`, for a formula: `t` becomes one of the readers of the hierarchy."""
+        if not self.is_action_type(entity_type):
+            for n in self._books():
+                n.readers.setdefault(t.get_id(), (t, entity_type))
+        return self.ancestors(t, entity_type, ancestor_type)
+
     def ancestors(self, t: z3.ExprRef, entity_type: str, ancestor_type: str) -> z3.ExprRef | None:
         """The set of `t`'s ancestors of type `ancestor_type`, or None when there can be none."""
         if ancestor_type not in self.ancestor_types(entity_type):
@@ -127,6 +216,7 @@ class SymEnv:
         if self.is_action_type(entity_type):
             return self.action_ancestors(t, entity_type, ancestor_type)
         out_sort = self.u.set_sort(self.u.entity_sort(ancestor_type).sort)
+        self._store(t, entity_type)
         return self.apply(f"ancs_{entity_type}_{ancestor_type}", out_sort, t)
 
     def action_ancestors(self, t: z3.ExprRef, entity_type: str, ancestor_type: str) -> z3.ExprRef:
@@ -151,15 +241,18 @@ class SymEnv:
 
     def note_tag_query(self, t: z3.ExprRef, key: z3.ExprRef, entity_type: str) -> None:
         """Remember that a formula asks about tag `key` of `t`: decoding must consider it."""
-        self.tag_queries.setdefault((t.get_id(), key.get_id()), (t, key, entity_type))
+        for n in self._books():
+            n.tag_queries.setdefault((t.get_id(), key.get_id()), (t, key, entity_type))
 
     def tag_keys(self, t: z3.ExprRef, entity_type: str) -> z3.ExprRef:
         sort = self.u.set_sort(z3.StringSort(self.u.ctx))
+        self._store(t, entity_type)
         return self.apply(f"tagKeys_{entity_type}", sort, t)
 
     def tag_value(self, t: z3.ExprRef, key: z3.ExprRef, entity_type: str) -> z3.ExprRef:
         ty = self.tags(entity_type)
         assert ty is not None
+        self._store(t, entity_type)
         out = self.apply(f"tagVals_{entity_type}", self.u.sort(ty), t, key)
         self.note_input(out, ty)
         return out
@@ -194,14 +287,13 @@ class SymEnv:
             return f.and_(*parts)
         return f.true
 
-    def existence_assumptions(self) -> list[z3.BoolRef]:
+    def existence_assumptions(self, notes: Notes | None = None) -> list[z3.BoolRef]:
         """Every entity the formulas touch is in the store."""
-        return [
-            self.exists(t, ty) for t, ty in self.footprint.values() if not self.is_action_type(ty)
-        ]
+        footprint = list((notes or self.notes).footprint.values())
+        return [self.exists(t, ty) for t, ty in footprint if not self.is_action_type(ty)]
 
-    def input_assumptions(self) -> list[z3.BoolRef]:
-        return [self.wf(t, ty) for t, ty in self.inputs.values()]
+    def input_assumptions(self, notes: Notes | None = None) -> list[z3.BoolRef]:
+        return [self.wf(t, ty) for t, ty in (notes or self.notes).inputs.values()]
 
 
 def _needs_wf(ty: SchemaType) -> bool:

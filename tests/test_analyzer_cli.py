@@ -276,8 +276,8 @@ def test_a_counterexample_that_does_not_replay_is_an_internal_error(
     from cedar_smt.analyzer import runner
     from cedar_smt.encoder.decoder import Counterexample, decode
 
-    def wrong(env: Any, model: Any) -> Counterexample:
-        cx = decode(env, model)  # the store emptied: nothing is allowed any more
+    def wrong(env: Any, model: Any, notes: Any = None) -> Counterexample:
+        cx = decode(env, model, notes)  # the store emptied: nothing is allowed any more
         return Counterexample(cx.request, type(cx.entities)([]))
 
     monkeypatch.setattr(runner, "decode", wrong)

@@ -1,0 +1,157 @@
+"""Analyses on generated stores shaped like real ones (bench/stores.py), at growing sizes:
+each command timed as a user runs it (a fresh `cedar-smt` process), with its peak memory.
+
+    python bench/scale.py --sizes 100 1000 --limit 600
+
+For each size: `equivalent` of a reordering, `implies` after a removal, `diff` of a
+one-policy edit, `lint`, `never-allows` with a custom query, and `never-errors` of every
+policy; whole-command time, time per request environment, peak memory, and how much each
+grows per 10× policies. Every answer is checked (a refactoring must be proved equivalent, a
+removal proved to imply, the edit found as a change...), so a fast wrong answer fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import stores
+
+ENVIRONMENTS = 8  # the generated schema's request environments
+
+
+@dataclass(frozen=True)
+class Measure:
+    seconds: float | None  # None: stopped at the limit
+    peak_mb: float
+    exit: int | None
+    output: str
+
+
+def measure(args: Sequence[str], limit: float) -> Measure:
+    """Run a command to its end (or `limit` seconds); its wall time and peak resident memory."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = start + limit
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                return Measure(None, usage.ru_maxrss / 1024, None, "")
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return Measure(elapsed, usage.ru_maxrss / 1024, proc.returncode, out.read().decode())
+
+
+def cli(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "cedar_smt", *map(str, args)]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    args: list[str]
+    expect: int  # the exit code of the right answer
+    environments: int
+
+
+def tasks(d: Path, schema_args: list[str]) -> list[Task]:
+    p = d / "policies.cedar"
+    s = [*schema_args, "--json"]
+    return [
+        Task("equivalent (a reordering)", cli("equivalent", p, d / "reordered.cedar", *s), 0, 8),
+        Task("implies (after a removal)", cli("implies", d / "removed.cedar", p, *s), 0, 8),
+        Task("diff (one policy edited)", cli("diff", p, d / "edited.cedar", *s), 1, 8),
+        Task("lint", cli("lint", p, *s), 1, 8),
+        Task(
+            "never-allows (custom query)",
+            cli("never-allows", p, *s, "--query", stores.NEVER_ALLOWS_QUERY),
+            0,
+            8,
+        ),
+        Task(
+            "never-errors (every policy)",
+            [sys.executable, str(Path(__file__).parent / "never_errors.py"), str(d)],
+            0,
+            8,
+        ),
+    ]
+
+
+def scale_table(sizes: Sequence[int], limit: float, seed: int = 1) -> list[list[str]]:
+    rows = [
+        [
+            "policies",
+            "query",
+            "seconds",
+            "ms per environment",
+            "peak MB",
+            "× time per 10× policies",
+        ]
+    ]
+    previous: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            d = Path(tmp) / f"store{n}"
+            stores.write(stores.generate(n, seed), d)
+            schema_args = [
+                "--schema",
+                str(d / "schema.cedarschema"),
+                "--template-links",
+                str(d / "links.json"),
+            ]
+            for task in tasks(d, schema_args):
+                m = measure(task.args, limit)
+                if m.seconds is not None and m.exit != task.expect:
+                    raise SystemExit(
+                        f"{task.name} at {n} policies: exit {m.exit}, expected {task.expect}\n"
+                        f"{m.output[-2000:]}"
+                    )
+                growth = ""
+                if m.seconds is not None and task.name in previous:
+                    growth = f"{m.seconds / previous[task.name]:.1f}×"
+                if m.seconds is not None:
+                    previous[task.name] = m.seconds
+                rows.append(
+                    [
+                        f"{n:,}",
+                        task.name,
+                        f"{m.seconds:.1f}" if m.seconds is not None else f"> {limit:g}",
+                        f"{m.seconds / task.environments * 1000:,.0f}"
+                        if m.seconds is not None
+                        else "",
+                        f"{m.peak_mb:,.0f}",
+                        growth,
+                    ]
+                )
+                print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--limit", type=float, default=600, help="seconds per command")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    print(f"seed {args.seed}", flush=True)
+    print(json.dumps(scale_table(args.sizes, args.limit, args.seed)))
+
+
+if __name__ == "__main__":
+    main()

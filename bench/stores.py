@@ -1,0 +1,308 @@
+"""Policy stores shaped like real ones, for benchmarks: a document service with users in
+nested groups and documents in a folder tree several levels deep, and policies that are
+mostly grants naming concrete entities, plus links of a sharing template, group grants with
+conditions, attribute (ABAC) rules and conditional forbids.
+
+    python bench/stores.py --policies 1000 --seed 1 --out /tmp/store1000
+
+writes `schema.cedarschema`, `policies.cedar`, `links.json`, `entities.json` and the variants
+the benchmarks compare (`reordered.cedar`, `removed.cedar`, `edited.cedar`). The seed is
+printed; a store depends only on its size and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """\
+entity Group in [Group] { name: String };
+entity User in [Group] { department: String, level: Long, contractor: Bool };
+entity Folder in [Folder] { owner: User, public: Bool };
+entity Document in [Folder] { owner: User, classification: Long, title: String };
+
+type Ctx = { mfa: Bool, ip: ipaddr, hour: Long };
+
+action readActions, writeActions;
+action view in [readActions]
+  appliesTo { principal: User, resource: [Document, Folder], context: Ctx };
+action comment in [readActions]
+  appliesTo { principal: User, resource: Document, context: Ctx };
+action edit in [writeActions]
+  appliesTo { principal: User, resource: [Document, Folder], context: Ctx };
+action delete in [writeActions]
+  appliesTo { principal: User, resource: [Document, Folder], context: Ctx };
+action share in [writeActions]
+  appliesTo { principal: User, resource: Folder, context: Ctx };
+"""
+
+TEMPLATE = """\
+@id("share-folder")
+permit (principal == ?principal, action in Action::"readActions", resource in ?resource);"""
+
+ACTIONS = ["view", "comment", "edit", "delete", "share"]
+GROUPS_OF_ACTIONS = ["readActions", "writeActions"]
+
+# The custom property the benchmarks prove: the forbid below guarantees it.
+NEVER_ALLOWS_QUERY = 'principal.contractor && action == Action::"delete"'
+
+
+@dataclass
+class Store:
+    seed: int
+    users: int
+    groups: int
+    folders: int
+    documents: int
+    policies: list[str] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    folder_parent: dict[int, int | None] = field(default_factory=dict)
+    group_parent: dict[int, int | None] = field(default_factory=dict)
+    permits: list[int] = field(default_factory=list)  # indexes of removable grants
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join([TEMPLATE, *self.policies]) + "\n"
+
+
+def _pick(rng: random.Random, n: int) -> int:
+    """An index in range(n), the first ones much more often (a few folders and groups are
+    named by many policies, most by one or two)."""
+    return min(int(rng.paretovariate(1.2)) - 1, n - 1) if rng.random() < 0.5 else rng.randrange(n)
+
+
+def generate(policies: int, seed: int = 1) -> Store:
+    """A store with about `policies` policies and links (the template counts once)."""
+    rng = random.Random(seed)
+    users = max(20, policies)
+    groups = max(5, policies // 20)
+    folders = max(10, policies // 4)
+    documents = max(20, policies)
+    store = Store(seed, users, groups, folders, documents)
+    # hierarchies: groups three levels deep, folders up to six
+    for g in range(groups):
+        store.group_parent[g] = None if g < 3 else rng.randrange(max(1, g // 3), g)
+    for f in range(folders):
+        store.folder_parent[f] = None if f < 2 else rng.randrange(max(1, f // 2), f)
+
+    def user() -> str:
+        return f'User::"u{rng.randrange(users)}"'
+
+    def folder() -> str:
+        return f'Folder::"f{_pick(rng, folders)}"'
+
+    def group() -> str:
+        return f'Group::"g{_pick(rng, groups)}"'
+
+    def document() -> str:
+        return f'Document::"d{rng.randrange(documents)}"'
+
+    def action_scope() -> str:
+        r = rng.random()
+        if r < 0.4:
+            return f'action in Action::"{rng.choice(GROUPS_OF_ACTIONS)}"'
+        if r < 0.8:
+            return f'action == Action::"{rng.choice(ACTIONS[:4])}"'
+        picked = rng.sample(ACTIONS[:4], 2)
+        return "action in [" + ", ".join(f'Action::"{a}"' for a in picked) + "]"
+
+    fixed = [
+        # attribute rules
+        '@id("owner-full-access")\npermit (principal, action, resource is Document)\n'
+        "when { resource.owner == principal };",
+        '@id("folder-owner")\npermit (principal, action, resource is Folder)\n'
+        "when { resource.owner == principal };",
+        '@id("public-folders")\npermit (principal, action == Action::"view", resource is Folder)\n'
+        "when { resource.public };",
+        '@id("clearance")\npermit (principal, action == Action::"view", resource is Document)\n'
+        "when { principal.level >= resource.classification && !principal.contractor };",
+        # conditional forbids
+        '@id("contractors-never-delete")\n'
+        'forbid (principal, action == Action::"delete", resource)\n'
+        "when { principal.contractor };",
+        '@id("writes-need-mfa")\nforbid (principal, action in Action::"writeActions", resource)\n'
+        "unless { context.mfa };",
+        '@id("secret-documents-office-network")\n'
+        "forbid (principal, action, resource is Document)\n"
+        'when { resource.classification > 3 && !context.ip.isInRange(ip("10.0.0.0/8")) };',
+        '@id("night-freeze")\nforbid (principal, action == Action::"share", resource)\n'
+        "when { context.hour < 6 || context.hour > 22 };",
+    ]
+    store.policies.extend(fixed)
+    target = max(len(fixed), policies - 1)  # the template is one policy
+    while len(store.policies) + len(store.links) < target:
+        r = rng.random()
+        if r < 0.45:  # a grant to one user
+            res = folder() if rng.random() < 0.6 else document()
+            op = "in" if res.startswith("Folder") else "=="
+            store.permits.append(len(store.policies))
+            store.policies.append(
+                f"permit (principal == {user()}, {action_scope()}, resource {op} {res});"
+            )
+        elif r < 0.70:  # a link of the sharing template
+            store.links.append(
+                {
+                    "templateId": "share-folder",
+                    "newId": f"share{len(store.links)}",
+                    "values": {
+                        "?principal": _uid(user()),
+                        "?resource": _uid(folder()),
+                    },
+                }
+            )
+        elif r < 0.85:  # a group grant, often conditional
+            cond = rng.choice(
+                [
+                    "",
+                    " when { context.mfa }",
+                    f" when {{ principal.level >= {rng.randrange(5)} }}",
+                    f' when {{ principal.department == "dept{rng.randrange(8)}" }}',
+                    f' when {{ context.ip.isInRange(ip("10.{rng.randrange(256)}.0.0/16")) }}',
+                ]
+            )
+            scope = rng.choice([f"principal in {group()}", f"principal is User in {group()}"])
+            res = rng.choice([f"resource in {folder()}", f"resource is Document in {folder()}"])
+            store.permits.append(len(store.policies))
+            store.policies.append(f"permit ({scope}, {action_scope()}, {res}){cond};")
+        elif r < 0.95:  # a forbid naming a user or group, with a condition
+            who = rng.choice([f"principal == {user()}", f"principal in {group()}"])
+            cond = rng.choice(
+                [
+                    "when { resource is Document && resource.classification > 2 }",
+                    "unless { context.mfa }",
+                    f"when {{ principal.level < {rng.randrange(1, 4)} }}",
+                ]
+            )
+            store.policies.append(
+                f"forbid ({who}, {action_scope()}, resource in {folder()}) {cond};"
+            )
+        else:  # an ABAC rule over a folder
+            cond = rng.choice(
+                [
+                    f'resource.title like "*report-{rng.randrange(50)}*"',
+                    f"resource.classification <= {rng.randrange(5)}",
+                    "resource.owner.department == principal.department && context.mfa",
+                ]
+            )
+            store.permits.append(len(store.policies))
+            store.policies.append(
+                f'permit (principal, action == Action::"view", '
+                f"resource is Document in {folder()}) when {{ {cond} }};"
+            )
+    return store
+
+
+def _uid(text: str) -> dict[str, str]:
+    kind, _, rest = text.partition("::")
+    return {"type": kind, "id": json.loads(rest)}
+
+
+def entities(store: Store) -> list[dict[str, Any]]:
+    """An entity store for the policies: every user, group, folder and document."""
+    rng = random.Random(store.seed + 1)
+    out: list[dict[str, Any]] = []
+
+    def ref(kind: str, i: int) -> dict[str, str]:
+        prefix = {"Group": "g", "User": "u", "Folder": "f", "Document": "d"}[kind]
+        return {"type": kind, "id": f"{prefix}{i}"}
+
+    for g in range(store.groups):
+        parent = store.group_parent[g]
+        out.append(
+            {
+                "uid": ref("Group", g),
+                "attrs": {"name": f"group {g}"},
+                "parents": [] if parent is None else [ref("Group", parent)],
+            }
+        )
+    for u in range(store.users):
+        out.append(
+            {
+                "uid": ref("User", u),
+                "attrs": {
+                    "department": f"dept{rng.randrange(8)}",
+                    "level": rng.randrange(6),
+                    "contractor": rng.random() < 0.1,
+                },
+                "parents": [ref("Group", rng.randrange(store.groups)) for _ in range(2)],
+            }
+        )
+    for f in range(store.folders):
+        parent = store.folder_parent[f]
+        out.append(
+            {
+                "uid": ref("Folder", f),
+                "attrs": {"owner": ref("User", rng.randrange(store.users)), "public": False},
+                "parents": [] if parent is None else [ref("Folder", parent)],
+            }
+        )
+    for d in range(store.documents):
+        out.append(
+            {
+                "uid": ref("Document", d),
+                "attrs": {
+                    "owner": ref("User", rng.randrange(store.users)),
+                    "classification": rng.randrange(6),
+                    "title": f"report-{rng.randrange(60)} draft",
+                },
+                "parents": [ref("Folder", rng.randrange(store.folders))],
+            }
+        )
+    return out
+
+
+def variants(store: Store) -> dict[str, str]:
+    """The versions the benchmarks compare with the original: the same policies in another
+    order, one grant removed, and one grant edited (it names another folder)."""
+    rng = random.Random(store.seed + 2)
+    shuffled = list(store.policies)
+    rng.shuffle(shuffled)
+    removed_at = store.permits[len(store.permits) // 2]
+    removed = [p for i, p in enumerate(store.policies) if i != removed_at]
+    edited = list(store.policies)
+    grants = [i for i in store.permits if 'Folder::"f' in store.policies[i]]
+    target = grants[len(grants) // 3]
+    name = re.search(r'Folder::"f(\d+)"', edited[target])
+    assert name is not None
+    other = (int(name.group(1)) + 1) % store.folders
+    edited[target] = edited[target].replace(name.group(0), f'Folder::"f{other}"', 1)
+    return {
+        "reordered.cedar": "\n\n".join([TEMPLATE, *shuffled]) + "\n",
+        "removed.cedar": "\n\n".join([TEMPLATE, *removed]) + "\n",
+        "edited.cedar": "\n\n".join([TEMPLATE, *edited]) + "\n",
+    }
+
+
+def write(store: Store, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "schema.cedarschema").write_text(SCHEMA)
+    (out / "policies.cedar").write_text(store.text)
+    (out / "links.json").write_text(json.dumps(store.links, indent=1) + "\n")
+    (out / "entities.json").write_text(json.dumps(entities(store)) + "\n")
+    for name, text in variants(store).items():
+        (out / name).write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policies", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    print(f"seed {args.seed}", flush=True)
+    store = generate(args.policies, args.seed)
+    write(store, args.out)
+    print(
+        f"{len(store.policies) + 1} policies and {len(store.links)} template links, "
+        f"{store.users} users, {store.groups} groups, {store.folders} folders, "
+        f"{store.documents} documents in {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()

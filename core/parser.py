@@ -3,7 +3,8 @@
 The Lark LALR parser builds the AST directly through an inline transformer, desugaring as it
 goes: `a != b` is `!(a == b)`, `a > b` is `b < a`, `a >= b` is `b <= a`, `e has a.b` is
 `e has a && e.a has b`, `e is T in x` is `e is T && e in x`, and method calls become the
-unary, binary or extension operations they name.
+unary, binary or extension operations they name. The node a desugared operator becomes keeps
+the operator written (`sugar`), for printing.
 """
 
 from __future__ import annotations
@@ -296,15 +297,15 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             case "==":
                 return BinaryApp(BinaryOp.EQ, a, b, loc)
             case "!=":
-                return UnaryApp(UnaryOp.NOT, BinaryApp(BinaryOp.EQ, a, b, loc), loc)
+                return UnaryApp(UnaryOp.NOT, BinaryApp(BinaryOp.EQ, a, b, loc), loc, sugar="!=")
             case "<":
                 return BinaryApp(BinaryOp.LESS, a, b, loc)
             case "<=":
                 return BinaryApp(BinaryOp.LESS_EQ, a, b, loc)
             case ">":
-                return BinaryApp(BinaryOp.LESS, b, a, loc)
+                return BinaryApp(BinaryOp.LESS, b, a, loc, sugar=">")
             case ">=":
-                return BinaryApp(BinaryOp.LESS_EQ, b, a, loc)
+                return BinaryApp(BinaryOp.LESS_EQ, b, a, loc, sugar=">=")
         raise AssertionError(op)
 
     def in_(self, meta, a, b):  # type: ignore[no-untyped-def]
@@ -333,7 +334,8 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def is_in(self, meta, a, path, b):  # type: ignore[no-untyped-def]
         a, loc = _expr(a), _loc_of(meta)
-        return And(Is(a, _checked(path), loc), BinaryApp(BinaryOp.IN, a, _expr(b), loc), loc)
+        is_a, in_b = Is(a, _checked(path), loc), BinaryApp(BinaryOp.IN, a, _expr(b), loc)
+        return And(is_a, in_b, loc, sugar="is in")
 
     def arith(self, meta, a, op, b):  # type: ignore[no-untyped-def]
         bop = BinaryOp.ADD if op.value == "+" else BinaryOp.SUB

@@ -4,7 +4,8 @@ The Lark LALR parser builds the AST directly through an inline transformer, desu
 goes: `a != b` is `!(a == b)`, `a > b` is `b < a`, `a >= b` is `b <= a`, `e has a.b` is
 `e has a && e.a has b`, `e is T in x` is `e is T && e in x`, and method calls become the
 unary, binary or extension operations they name. The node a desugared operator becomes keeps
-the operator written (`sugar`), for printing.
+the operator written (`sugar`), for printing. Record fields and annotations are kept in key
+order, as Cedar keeps them: it evaluates a record's fields in that order.
 """
 
 from __future__ import annotations
@@ -185,6 +186,10 @@ def _chain_at(x: Expr, loc: Loc) -> Expr:
     if isinstance(x, GetAttr) and x.loc != loc:
         return replace(x, arg=_chain_at(x.arg, loc), loc=loc)
     return x
+
+
+def _key(item: tuple[str, Any]) -> str:
+    return item[0]
 
 
 def _expr(x: Any) -> Expr:
@@ -443,7 +448,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             if key in seen:
                 _fail(f"duplicate key `{key}` in record literal", loc)
             seen[key] = value
-        return RecordLit(tuple(seen.items()), _loc_of(meta))
+        return RecordLit(tuple(sorted(seen.items(), key=_key)), _loc_of(meta))
 
     def rec_init(self, meta, key, value):  # type: ignore[no-untyped-def]
         name = string_of(key) if key.type == "STR" else _ident(key)
@@ -573,7 +578,7 @@ def parse_policies(text: str, source: str | None = None) -> list[Policy]:
                 action=a_scope,
                 resource=r_scope,
                 conditions=tuple(raw.conditions),
-                annotations=tuple(raw.annotations.items()),
+                annotations=tuple(sorted(raw.annotations.items(), key=_key)),
                 loc=raw.loc,
                 source=source,
                 text=text[raw.loc.start : raw.loc.end] if raw.loc else None,

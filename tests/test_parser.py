@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from cedar_smt.core import ParseError, PolicySet, parse_expr
+from cedar_smt.core import Entities, ParseError, PolicySet, Request, is_authorized, parse_expr
 from cedar_smt.core.ast import to_source
 from cedar_smt.core.errors import LinkError
 from cedar_smt.core.parser import parse_policies
@@ -83,6 +83,7 @@ VALID_EXPRESSIONS = [
         "(([1, 2] == [1, 2]) && ({a: 1} == {a: 1}))",
     ),
     ("record with string keys", '{"a b": 1, "if": 2}', '{"a b": 1, "if": 2}'),
+    ("record fields are kept in key order", '{b: 1, "a": 2}', "{a: 2, b: 1}"),
     ("namespaced entity", 'A::B::C::"x" == principal', '(A::B::C::"x" == principal)'),
     (
         "escapes in strings",
@@ -312,6 +313,7 @@ def test_policy_ids_are_positional_and_annotations_kept() -> None:
     )
     assert [p.id for p in ps] == ["policy0", "policy1"]
     assert ps["policy0"].annotation_map == {"id": "first", "advice": None}
+    assert ps["policy0"].annotations == (("advice", None), ("id", "first"))  # Cedar's order
     assert ps["policy0"].display_name == "first"
     assert ps["policy1"].display_name == "policy1"
 
@@ -439,3 +441,11 @@ def test_cedar_accepts_valid_cases(name: str, text: str, meaning: str) -> None:
 )
 def test_cedar_rejects_invalid_cases(name: str, text: str, message: str, where: str) -> None:
     assert not _cedar_accepts(text)
+
+
+def test_record_fields_are_evaluated_in_key_order_as_in_cedar() -> None:
+    text = 'permit(principal, action, resource) when { {b: 1 + "x", a: context.nope} == {} };'
+    request = {"principal": 'U::"a"', "action": 'Action::"a"', "resource": 'R::"r"', "context": {}}
+    ours = is_authorized(Request.from_json(request), PolicySet.from_str(text), Entities([]))
+    (theirs,) = cedarpy.is_authorized(request, text, []).diagnostics.errors
+    assert theirs.endswith(ours.errors["policy0"])  # `a` errors first

@@ -238,6 +238,8 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                     _fail("`is` is not allowed in the action scope", _tok_loc(tok))
                 if isinstance(getattr(constraint, "entity", None), Slot):
                     _fail("template slots are not allowed in the action scope", _tok_loc(tok))
+                if isinstance(constraint, ScopeInSet) and len(constraint.entities) == 1:
+                    constraint = ScopeIn(constraint.entities[0])  # as Cedar reads it
             else:
                 if isinstance(constraint, ScopeInSet):
                     _fail(

@@ -7,6 +7,8 @@ is also checked against cedarpy, so we accept exactly what Cedar accepts.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cedar_smt.core import Entities, ParseError, PolicySet, Request, is_authorized, parse_expr
@@ -342,6 +344,14 @@ def test_action_scope_forms() -> None:
     assert '(action == Action::"a")' in to_source(eq.to_expr())
     assert '(action in Action::"g")' in to_source(in_one.to_expr())
     assert '(action in [Action::"a", Action::"b"])' in to_source(in_list.to_expr())
+
+
+def test_an_action_in_a_list_of_one_is_in_that_action_as_in_cedar() -> None:
+    (in_list, in_one) = parse_policies(
+        'permit(principal, action in [Action::"a"], resource);'
+        'permit(principal, action in Action::"a", resource);'
+    )
+    assert in_list == replace(in_one, id=in_list.id)
 
 
 def test_conditions_are_anded_in_order_and_unless_negates() -> None:

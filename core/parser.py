@@ -188,6 +188,23 @@ def _chain_at(x: Expr, loc: Loc) -> Expr:
     return x
 
 
+def _check_actions(c: ScopeConstraint, loc: Loc) -> None:
+    """The entities an action scope names must be actions: of type `Action` or `NS::Action`."""
+    named = c.entities if isinstance(c, ScopeInSet) else [getattr(c, "entity", None)]
+    wrong = [f"`{e}`" for e in named if isinstance(e, EntityUID) and not is_action_type(e.type)]
+    if len(wrong) == 1:
+        _fail(f"expected an entity uid with type `Action` but got {wrong[0]}", loc)
+    if wrong:
+        listed = (
+            " and ".join(wrong) if len(wrong) == 2 else f"{', '.join(wrong[:-1])}, and {wrong[-1]}"
+        )
+        _fail(f"expected entity uids with type `Action` but got {listed}", loc)
+
+
+def is_action_type(name: str) -> bool:
+    return name == "Action" or name.endswith("::Action")
+
+
 def _key(item: tuple[str, Any]) -> str:
     return item[0]
 
@@ -238,6 +255,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                     _fail("`is` is not allowed in the action scope", _tok_loc(tok))
                 if isinstance(getattr(constraint, "entity", None), Slot):
                     _fail("template slots are not allowed in the action scope", _tok_loc(tok))
+                _check_actions(constraint, _tok_loc(tok))
                 if isinstance(constraint, ScopeInSet) and len(constraint.entities) == 1:
                     constraint = ScopeIn(constraint.entities[0])  # as Cedar reads it
             else:
@@ -615,6 +633,7 @@ def parse_entity_uid(text: str) -> EntityUID:
 
 __all__ = [
     "ScopeConstraint",
+    "is_action_type",
     "parse_entity_uid",
     "parse_expr",
     "parse_policies",

@@ -45,6 +45,7 @@ from cedar_smt.core.ast import (
 )
 from cedar_smt.core.errors import CedarError, LinkError, Loc, ParseError
 from cedar_smt.core.json_values import check_type_name, loads, loc_at, skip_space
+from cedar_smt.core.parser import is_action_type, parse_expr
 from cedar_smt.core.policy import (
     Condition,
     Effect,
@@ -193,8 +194,6 @@ def _literal_to_json(v: Value) -> dict[str, Any]:
     if isinstance(v, bool | str):
         return {"Value": v}
     # a set, record or extension value (never a parsed literal): as the text that denotes it
-    from cedar_smt.core.parser import parse_expr
-
     return expr_to_json(parse_expr(to_cedar(v)))
 
 
@@ -518,7 +517,7 @@ class _Reader:
 
     def action_uid(self, x: Any, path: Path) -> EntityUID:
         uid = self.uid(x, path)
-        if uid.type != "Action" and not uid.type.endswith("::Action"):
+        if not is_action_type(uid.type):
             self.fail(f"expected an action (an entity of type `Action`), found `{uid}`", path)
         return uid
 

@@ -123,6 +123,18 @@ INVALID_POLICIES = [
         "1:8",
     ),
     (
+        "an action of another type",
+        'permit(principal, action == Act::"a", resource);',
+        'expected an entity uid with type `Action` but got `Act::"a"`',
+        "1:19",
+    ),
+    (
+        "actions of other types in a list",
+        'permit(principal, action in [A::"a", Action::"b", NS::Action::"c", B::"d"], resource);',
+        'expected entity uids with type `Action` but got `A::"a"` and `B::"d"`',
+        "1:19",
+    ),
+    (
         "unknown condition keyword",
         "permit(principal, action, resource) if { true };",
         "expected `when` or `unless`, found `if`",

@@ -161,8 +161,8 @@ def expr_to_json(e: Expr) -> dict[str, Any]:
             return _binary_to_json("!=", a, b)
         case UnaryApp(op=op, arg=a):
             return {_UNARY[op]: {"arg": expr_to_json(a)}}
-        case BinaryApp(op=BinaryOp.LESS | BinaryOp.LESS_EQ, left=a, right=b, sugar=">" | ">="):
-            return _binary_to_json(e.sugar, b, a)  # type: ignore[arg-type]
+        case BinaryApp(op=op, left=a, right=b, sugar=">" | ">=" as sugar) if _FLIPPED[sugar] is op:
+            return _binary_to_json(sugar, b, a)
         case BinaryApp(op=op, left=a, right=b):
             return _binary_to_json(op.value, a, b)
         case Like(arg=a, pattern=p):

@@ -64,6 +64,7 @@ EXPR, OR, AND, RELATION, ADD, MUL, UNARY, MEMBER = range(8)
 _IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 _RELATIONS = {BinaryOp.EQ: "==", BinaryOp.LESS: "<", BinaryOp.LESS_EQ: "<=", BinaryOp.IN: "in"}
 _ARITH = {BinaryOp.ADD: ("+", ADD), BinaryOp.SUB: ("-", ADD), BinaryOp.MUL: ("*", MUL)}
+_FLIPPED = {">": BinaryOp.LESS, ">=": BinaryOp.LESS_EQ}  # `a > b` is `b < a`
 
 
 def policy_set_to_cedar(policies: PolicySet | Iterable[Policy]) -> str:
@@ -221,8 +222,8 @@ def _text(e: Expr) -> tuple[str, int]:
             return f"{_at(a, MEMBER)}.isEmpty()", MEMBER
         case UnaryApp():
             return _unary(e), UNARY
-        case BinaryApp(op=BinaryOp.LESS | BinaryOp.LESS_EQ, left=a, right=b, sugar=">" | ">="):
-            return f"{_at(b, ADD)} {e.sugar} {_at(a, ADD)}", RELATION
+        case BinaryApp(op=op, left=a, right=b, sugar=">" | ">=" as sugar) if _FLIPPED[sugar] is op:
+            return f"{_at(b, ADD)} {sugar} {_at(a, ADD)}", RELATION
         case BinaryApp(op=op, left=a, right=b) if op in _RELATIONS:
             return f"{_at(a, ADD)} {_RELATIONS[op]} {_at(b, ADD)}", RELATION
         case BinaryApp(op=op, left=a, right=b) if op in _ARITH:

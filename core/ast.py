@@ -5,6 +5,10 @@ method-call syntax on the way), and `Policy.to_expr` turns a whole policy into o
 so the evaluator (core/evaluator.py) and its symbolic twin (encoder/compiler.py) only ever
 see expressions of this type. The validator returns the same nodes with `ty` filled in (the
 type of each sub-expression in one request environment); the evaluator ignores it.
+
+Where the parser desugars `!=`, `>`, `>=` or `e is T in x`, the node it builds records the
+operator written in `sugar`. Nothing reads it but the printers (core/policy_json.py,
+core/policy_text.py): Cedar's JSON form keeps those operators, and equality ignores it.
 """
 
 from __future__ import annotations
@@ -184,6 +188,7 @@ class And:
     right: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
     ty: SchemaType | None = field(default=None, repr=False)
+    sugar: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +205,7 @@ class UnaryApp:
     arg: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
     ty: SchemaType | None = field(default=None, repr=False)
+    sugar: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +215,7 @@ class BinaryApp:
     right: Expr
     loc: Loc | None = field(default=None, compare=False, repr=False)
     ty: SchemaType | None = field(default=None, repr=False)
+    sugar: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

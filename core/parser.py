@@ -3,7 +3,9 @@
 The Lark LALR parser builds the AST directly through an inline transformer, desugaring as it
 goes: `a != b` is `!(a == b)`, `a > b` is `b < a`, `a >= b` is `b <= a`, `e has a.b` is
 `e has a && e.a has b`, `e is T in x` is `e is T && e in x`, and method calls become the
-unary, binary or extension operations they name.
+unary, binary or extension operations they name. The node a desugared operator becomes keeps
+the operator written (`sugar`), for printing. Record fields and annotations are kept in key
+order, as Cedar keeps them: it evaluates a record's fields in that order.
 """
 
 from __future__ import annotations
@@ -193,6 +195,27 @@ def _chain_at(x: Expr, loc: Loc | None) -> Expr:
     return x
 
 
+def _check_actions(c: ScopeConstraint, loc: Loc) -> None:
+    """The entities an action scope names must be actions: of type `Action` or `NS::Action`."""
+    named = c.entities if isinstance(c, ScopeInSet) else [getattr(c, "entity", None)]
+    wrong = [f"`{e}`" for e in named if isinstance(e, EntityUID) and not is_action_type(e.type)]
+    if len(wrong) == 1:
+        _fail(f"expected an entity uid with type `Action` but got {wrong[0]}", loc)
+    if wrong:
+        listed = (
+            " and ".join(wrong) if len(wrong) == 2 else f"{', '.join(wrong[:-1])}, and {wrong[-1]}"
+        )
+        _fail(f"expected entity uids with type `Action` but got {listed}", loc)
+
+
+def is_action_type(name: str) -> bool:
+    return name == "Action" or name.endswith("::Action")
+
+
+def _key(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 def _expr(x: Any) -> Expr:
     if isinstance(x, _Negatable):
         n = int(x.digits)
@@ -239,6 +262,9 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                     _fail("`is` is not allowed in the action scope", _tok_loc(tok))
                 if isinstance(getattr(constraint, "entity", None), Slot):
                     _fail("template slots are not allowed in the action scope", _tok_loc(tok))
+                _check_actions(constraint, _tok_loc(tok))
+                if isinstance(constraint, ScopeInSet) and len(constraint.entities) == 1:
+                    constraint = ScopeIn(constraint.entities[0])  # as Cedar reads it
             else:
                 if isinstance(constraint, ScopeInSet):
                     _fail(
@@ -303,15 +329,15 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             case "==":
                 return BinaryApp(BinaryOp.EQ, a, b, loc)
             case "!=":
-                return UnaryApp(UnaryOp.NOT, BinaryApp(BinaryOp.EQ, a, b, loc), loc)
+                return UnaryApp(UnaryOp.NOT, BinaryApp(BinaryOp.EQ, a, b, loc), loc, sugar="!=")
             case "<":
                 return BinaryApp(BinaryOp.LESS, a, b, loc)
             case "<=":
                 return BinaryApp(BinaryOp.LESS_EQ, a, b, loc)
             case ">":
-                return BinaryApp(BinaryOp.LESS, b, a, loc)
+                return BinaryApp(BinaryOp.LESS, b, a, loc, sugar=">")
             case ">=":
-                return BinaryApp(BinaryOp.LESS_EQ, b, a, loc)
+                return BinaryApp(BinaryOp.LESS_EQ, b, a, loc, sugar=">=")
         raise AssertionError(op)
 
     def in_(self, meta, a, b):  # type: ignore[no-untyped-def]
@@ -340,7 +366,8 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def is_in(self, meta, a, path, b):  # type: ignore[no-untyped-def]
         a, loc = _expr(a), _loc_of(meta)
-        return And(Is(a, _checked(path), loc), BinaryApp(BinaryOp.IN, a, _expr(b), loc), loc)
+        is_a, in_b = Is(a, _checked(path), loc), BinaryApp(BinaryOp.IN, a, _expr(b), loc)
+        return And(is_a, in_b, loc, sugar="is in")
 
     def arith(self, meta, a, op, b):  # type: ignore[no-untyped-def]
         bop = BinaryOp.ADD if op.value == "+" else BinaryOp.SUB
@@ -448,7 +475,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             if key in seen:
                 _fail(f"duplicate key `{key}` in record literal", loc)
             seen[key] = value
-        return RecordLit(tuple(seen.items()), _loc_of(meta))
+        return RecordLit(tuple(sorted(seen.items(), key=_key)), _loc_of(meta))
 
     def rec_init(self, meta, key, value):  # type: ignore[no-untyped-def]
         name = string_of(key) if key.type == "STR" else _ident(key)
@@ -578,7 +605,7 @@ def parse_policies(text: str, source: str | None = None) -> list[Policy]:
                 action=a_scope,
                 resource=r_scope,
                 conditions=tuple(raw.conditions),
-                annotations=tuple(raw.annotations.items()),
+                annotations=tuple(sorted(raw.annotations.items(), key=_key)),
                 loc=raw.loc,
                 source=source,
                 text=text[raw.loc.start : raw.loc.end] if raw.loc else None,
@@ -614,6 +641,7 @@ def parse_entity_uid(text: str) -> EntityUID:
 
 __all__ = [
     "ScopeConstraint",
+    "is_action_type",
     "parse_entity_uid",
     "parse_expr",
     "parse_policies",

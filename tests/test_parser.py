@@ -7,9 +7,11 @@ is also checked against cedarpy, so we accept exactly what Cedar accepts.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from cedar_smt.core import ParseError, PolicySet, parse_expr
+from cedar_smt.core import Entities, ParseError, PolicySet, Request, is_authorized, parse_expr
 from cedar_smt.core.ast import to_source
 from cedar_smt.core.errors import LinkError
 from cedar_smt.core.parser import parse_policies
@@ -83,6 +85,7 @@ VALID_EXPRESSIONS = [
         "(([1, 2] == [1, 2]) && ({a: 1} == {a: 1}))",
     ),
     ("record with string keys", '{"a b": 1, "if": 2}', '{"a b": 1, "if": 2}'),
+    ("record fields are kept in key order", '{b: 1, "a": 2}', "{a: 2, b: 1}"),
     ("namespaced entity", 'A::B::C::"x" == principal', '(A::B::C::"x" == principal)'),
     (
         "escapes in strings",
@@ -118,6 +121,18 @@ INVALID_POLICIES = [
         "permit(action, principal, resource);",
         "expected `principal`, found `action`",
         "1:8",
+    ),
+    (
+        "an action of another type",
+        'permit(principal, action == Act::"a", resource);',
+        'expected an entity uid with type `Action` but got `Act::"a"`',
+        "1:19",
+    ),
+    (
+        "actions of other types in a list",
+        'permit(principal, action in [A::"a", Action::"b", NS::Action::"c", B::"d"], resource);',
+        'expected entity uids with type `Action` but got `A::"a"` and `B::"d"`',
+        "1:19",
     ),
     (
         "unknown condition keyword",
@@ -312,6 +327,7 @@ def test_policy_ids_are_positional_and_annotations_kept() -> None:
     )
     assert [p.id for p in ps] == ["policy0", "policy1"]
     assert ps["policy0"].annotation_map == {"id": "first", "advice": None}
+    assert ps["policy0"].annotations == (("advice", None), ("id", "first"))  # Cedar's order
     assert ps["policy0"].display_name == "first"
     assert ps["policy1"].display_name == "policy1"
 
@@ -340,6 +356,14 @@ def test_action_scope_forms() -> None:
     assert '(action == Action::"a")' in to_source(eq.to_expr())
     assert '(action in Action::"g")' in to_source(in_one.to_expr())
     assert '(action in [Action::"a", Action::"b"])' in to_source(in_list.to_expr())
+
+
+def test_an_action_in_a_list_of_one_is_in_that_action_as_in_cedar() -> None:
+    (in_list, in_one) = parse_policies(
+        'permit(principal, action in [Action::"a"], resource);'
+        'permit(principal, action in Action::"a", resource);'
+    )
+    assert in_list == replace(in_one, id=in_list.id)
 
 
 def test_conditions_are_anded_in_order_and_unless_negates() -> None:
@@ -439,3 +463,11 @@ def test_cedar_accepts_valid_cases(name: str, text: str, meaning: str) -> None:
 )
 def test_cedar_rejects_invalid_cases(name: str, text: str, message: str, where: str) -> None:
     assert not _cedar_accepts(text)
+
+
+def test_record_fields_are_evaluated_in_key_order_as_in_cedar() -> None:
+    text = 'permit(principal, action, resource) when { {b: 1 + "x", a: context.nope} == {} };'
+    request = {"principal": 'U::"a"', "action": 'Action::"a"', "resource": 'R::"r"', "context": {}}
+    ours = is_authorized(Request.from_json(request), PolicySet.from_str(text), Entities([]))
+    (theirs,) = cedarpy.is_authorized(request, text, []).diagnostics.errors
+    assert theirs.endswith(ours.errors["policy0"])  # `a` errors first

@@ -10,7 +10,8 @@ Its modules stand in layers, each importing only its own and those below
 - values: `errors`, `files`, `types`, `ext/`, `values`, `json_text` (JSON text with places);
 - syntax: `ast`, `extensions`, `parser`, `policy` (one policy or template);
 - schema: `schema_json`, `schema_cedar`, `schema`;
-- data: `json_values`, `entities`, `request`, `policy_set` (with template links);
+- data: `json_values`, `entities`, `request`, `policy_set` (with template links),
+  `policy_json` (Cedar's JSON policy format), `policy_text` (policies as Cedar text);
 - types: `typechecker`, `validator`;
 - evaluation: `evaluator`, `compiled` (the evaluator's closures), `authorizer`.
 """

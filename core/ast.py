@@ -290,7 +290,7 @@ def replace(node: _N, **changes: Any) -> _N:
     cls = type(node)
     names = _FIELDS.get(cls)
     if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
     new = object.__new__(cls)
     for name in names:
         object.__setattr__(new, name, changes[name] if name in changes else getattr(node, name))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeAlias
 
@@ -43,14 +43,14 @@ from cedar_smt.core.ast import (
     VarRef,
     assert_never,
 )
-from cedar_smt.core.errors import CedarError, LinkError, Loc, ParseError
-from cedar_smt.core.json_values import check_type_name, loads, loc_at, skip_space
+from cedar_smt.core.errors import CedarError, Loc, ParseError
+from cedar_smt.core.json_text import loads, loc_at, skip_space
+from cedar_smt.core.json_values import check_type_name
 from cedar_smt.core.parser import is_action_type, parse_expr
 from cedar_smt.core.policy import (
     Condition,
     Effect,
     Policy,
-    PolicySet,
     ScopeAny,
     ScopeConstraint,
     ScopeEq,
@@ -77,25 +77,6 @@ _EXT_FUNS = {f.value: f for f in ExtFun}
 
 
 # writing
-
-
-def policy_set_to_json(policies: PolicySet | Iterable[Policy]) -> dict[str, Any]:
-    """`{"staticPolicies", "templates", "templateLinks"}`, as Cedar writes a policy set.
-
-    A policy linked from a template of the set is written as a link; every other policy of the
-    set is a static policy.
-    """
-    ps = policies if isinstance(policies, PolicySet) else PolicySet(policies)
-    static: dict[str, Any] = {}
-    links: list[dict[str, Any]] = []
-    for p in ps:
-        template = ps.templates.get(p.template_id) if p.template_id is not None else None
-        if template is None:
-            static[p.id] = policy_to_json(p)
-        else:
-            links.append(link_of(template, p).to_json())
-    templates = {t.id: policy_to_json(t) for t in ps.templates.values()}
-    return {"staticPolicies": static, "templates": templates, "templateLinks": links}
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:
@@ -242,26 +223,6 @@ class JsonPolicies:
     links: tuple[TemplateLink, ...]
     source: str | None = field(default=None, compare=False)
     text: str | None = field(default=None, compare=False, repr=False)
-
-    def to_policy_set(self) -> PolicySet:
-        """The policy set, its templates linked as the links say (all of them, or an error at
-        the link that fails)."""
-        ps = PolicySet(self.policies, self.templates)
-        for i, link in enumerate(self.links):
-            try:
-                if link.template_id not in ps.templates:
-                    what = "a static policy" if link.template_id in ps else "no template's id"
-                    raise LinkError(f"`{link.template_id}` is {what}")
-                ps.link(link.template_id, link.new_id, dict(link.values))
-            except CedarError as err:
-                message = f"template link {i}: {err.message}"
-                raise LinkError(message, loc=link.loc).located(self.source, self.text) from None
-        return ps
-
-
-def policy_set_from_json(data: str | Mapping[str, Any], source: str | None = None) -> PolicySet:
-    """A policy set read from Cedar's JSON policy format, its templates linked."""
-    return policies_from_json(data, source).to_policy_set()
 
 
 def policies_from_json(data: str | Mapping[str, Any], source: str | None = None) -> JsonPolicies:
@@ -757,7 +718,7 @@ def _children(text: str, pos: int) -> dict[str | int, tuple[int, int]]:
     index = 0
     while pos < len(text) and text[pos] not in "}]":
         if opener == "{":
-            key, after = json.decoder.scanstring(text, pos + 1)
+            key, after = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
             value = skip_space(text, skip_space(text, after) + 1)  # past `:`
             out[key] = (pos, value)
         else:
@@ -790,7 +751,5 @@ __all__ = [
     "link_of",
     "pattern_to_json",
     "policies_from_json",
-    "policy_set_from_json",
-    "policy_set_to_json",
     "policy_to_json",
 ]

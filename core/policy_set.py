@@ -1,5 +1,6 @@
 """Policy sets: static policies and linked templates in order, the templates themselves, and
-linking from Cedar's template-link JSON."""
+linking from Cedar's template-link JSON. A policy set reads and writes both of Cedar's policy
+formats: its text, and its JSON (core/policy_json.py), told apart by content."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from cedar_smt.core.json_text import loads, locate_item
 from cedar_smt.core.json_values import uid_from_json
 from cedar_smt.core.parser import parse_policies
 from cedar_smt.core.policy import Policy
+from cedar_smt.core.policy_json import JsonPolicies, link_of, policies_from_json, policy_to_json
+from cedar_smt.core.policy_text import policy_to_cedar
 from cedar_smt.core.values import EntityUID
 
 
@@ -36,7 +39,26 @@ class PolicySet:
 
     @classmethod
     def from_str(cls, text: str, source: str | None = None) -> PolicySet:
+        """Policies in Cedar's text, or in its JSON policy format when the text is a JSON
+        object (Cedar text never starts with `{`)."""
+        if text.lstrip(" \t\r\n\ufeff").startswith("{"):
+            return cls.from_json(text, source)
         return cls(parse_policies(text, source))
+
+    @classmethod
+    def from_json(cls, data: str | Mapping[str, Any], source: str | None = None) -> PolicySet:
+        """A policy set in Cedar's JSON policy format (text, or the decoded object), its
+        templates linked as its `templateLinks` say."""
+        return policy_set_from_json(data, source)
+
+    def to_json(self) -> dict[str, Any]:
+        """The set in Cedar's JSON policy format, as Cedar writes it."""
+        return policy_set_to_json(self)
+
+    def to_cedar(self) -> str:
+        """The set as Cedar text (refused when it holds linked policies: see
+        `policy_set_to_cedar`)."""
+        return policy_set_to_cedar(self)
 
     @classmethod
     def from_file(cls, path: str) -> PolicySet:
@@ -108,6 +130,61 @@ class PolicySet:
             raise LinkError(f"{where}: `{keys[2]}` must be an object")
         bound = {slot: uid_from_json(v, f"{where}, `{slot}`") for slot, v in values.items()}
         return self.link(str(template_id), str(new_id), bound)
+
+
+def policy_set_to_json(policies: PolicySet | Iterable[Policy]) -> dict[str, Any]:
+    """`{"staticPolicies", "templates", "templateLinks"}`, as Cedar writes a policy set.
+
+    A policy linked from a template of the set is written as a link; every other policy of the
+    set is a static policy.
+    """
+    ps = policies if isinstance(policies, PolicySet) else PolicySet(policies)
+    static: dict[str, Any] = {}
+    links: list[dict[str, Any]] = []
+    for p in ps:
+        template = ps.templates.get(p.template_id) if p.template_id is not None else None
+        if template is None:
+            static[p.id] = policy_to_json(p)
+        else:
+            links.append(link_of(template, p).to_json())
+    templates = {t.id: policy_to_json(t) for t in ps.templates.values()}
+    return {"staticPolicies": static, "templates": templates, "templateLinks": links}
+
+
+def policy_set_from_json(data: str | Mapping[str, Any], source: str | None = None) -> PolicySet:
+    """A policy set read from Cedar's JSON policy format, its templates linked as the links say
+    (all of them, or an error at the link that fails)."""
+    read: JsonPolicies = policies_from_json(data, source)
+    ps = PolicySet(read.policies, read.templates)
+    for i, link in enumerate(read.links):
+        try:
+            if link.template_id not in ps.templates:
+                what = "a static policy" if link.template_id in ps else "no template's id"
+                raise LinkError(f"`{link.template_id}` is {what}")
+            ps.link(link.template_id, link.new_id, dict(link.values))
+        except CedarError as err:
+            message = f"template link {i}: {err.message}"
+            raise LinkError(message, loc=link.loc).located(read.source, read.text) from None
+    return ps
+
+
+def policy_set_to_cedar(policies: PolicySet | Iterable[Policy]) -> str:
+    """Policies as Cedar text, one block each, in order (a policy set: its static policies,
+    then its templates, as Cedar prints one).
+
+    Cedar text has no policy ids (a parser names policies `policy0`, `policy1`, ... by place) and
+    no template links: a policy set with linked policies is an error, while linked policies
+    given one by one are written with their slots filled.
+    """
+    if isinstance(policies, PolicySet):
+        linked = [p for p in policies if p.template_id in policies.templates]
+        if linked:
+            raise LinkError(
+                f"policy `{linked[0].id}` is linked from template `{linked[0].template_id}`, "
+                "and Cedar text cannot express template links (write the policy set as JSON)"
+            )
+        policies = [*policies, *policies.templates.values()]
+    return "\n".join(policy_to_cedar(p) for p in policies)
 
 
 _LINK_KEYS = (("templateId", "newId", "values"), ("template_id", "link_id", "args"))

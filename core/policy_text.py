@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
 
 from cedar_smt.core.ast import (
     METHOD_OPS,
@@ -37,10 +36,8 @@ from cedar_smt.core.ast import (
     VarRef,
     assert_never,
 )
-from cedar_smt.core.errors import LinkError
 from cedar_smt.core.policy import (
     Policy,
-    PolicySet,
     ScopeAny,
     ScopeConstraint,
     ScopeEq,
@@ -65,25 +62,6 @@ _IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 _RELATIONS = {BinaryOp.EQ: "==", BinaryOp.LESS: "<", BinaryOp.LESS_EQ: "<=", BinaryOp.IN: "in"}
 _ARITH = {BinaryOp.ADD: ("+", ADD), BinaryOp.SUB: ("-", ADD), BinaryOp.MUL: ("*", MUL)}
 _FLIPPED = {">": BinaryOp.LESS, ">=": BinaryOp.LESS_EQ}  # `a > b` is `b < a`
-
-
-def policy_set_to_cedar(policies: PolicySet | Iterable[Policy]) -> str:
-    """Policies as Cedar text, one block each, in order (a policy set: its static policies,
-    then its templates, as Cedar prints one).
-
-    Cedar text has no policy ids (a parser names policies `policy0`, `policy1`, ... by place) and
-    no template links: a policy set with linked policies is an error, while linked policies
-    given one by one are written with their slots filled.
-    """
-    if isinstance(policies, PolicySet):
-        linked = [p for p in policies if p.template_id in policies.templates]
-        if linked:
-            raise LinkError(
-                f"policy `{linked[0].id}` is linked from template `{linked[0].template_id}`, "
-                "and Cedar text cannot express template links (write the policy set as JSON)"
-            )
-        policies = [*policies, *policies.templates.values()]
-    return "\n".join(policy_to_cedar(p) for p in policies)
 
 
 def policy_to_cedar(policy: Policy) -> str:
@@ -287,4 +265,4 @@ def _access(name: str) -> str:
     return f"[{_string(name)}]"
 
 
-__all__ = ["expr_to_cedar", "policy_set_to_cedar", "policy_to_cedar"]
+__all__ = ["expr_to_cedar", "policy_to_cedar"]

@@ -27,7 +27,12 @@ CORE_LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ),
     ("syntax", frozenset({"ast", "extensions", "parser", "policy"})),
     ("schema", frozenset({"schema_json", "schema_cedar", "schema"})),
-    ("data", frozenset({"json_values", "entities", "request", "policy_set"})),
+    (
+        "data",
+        frozenset(
+            {"json_values", "entities", "request", "policy_set", "policy_json", "policy_text"}
+        ),
+    ),
     ("types", frozenset({"typechecker", "validator"})),
     ("evaluation", frozenset({"evaluator", "compiled", "authorizer"})),
 )

@@ -26,11 +26,14 @@ from cedar_smt.core.policy import Policy
 from cedar_smt.core.policy_json import (
     SINGLE_POLICY_ID,
     policies_from_json,
-    policy_set_from_json,
-    policy_set_to_json,
     policy_to_json,
 )
-from cedar_smt.core.policy_text import policy_set_to_cedar, policy_to_cedar
+from cedar_smt.core.policy_set import (
+    policy_set_from_json,
+    policy_set_to_cedar,
+    policy_set_to_json,
+)
+from cedar_smt.core.policy_text import policy_to_cedar
 from cedar_smt.core.values import EntityUID
 
 cedarpy = pytest.importorskip("cedarpy")

@@ -2,7 +2,7 @@
 
 Every subcommand prints results on stdout and problems on stderr. Bad input or usage exits
 with 2 and one clear message (file:line:column where there is one), never a traceback.
-The commands live beside this module: `concrete` (authorize, validate), `queries` (the
+The commands live beside this module: `concrete` (authorize, validate, translate), `queries` (the
 analyses), `review` (diff, lint); `common` holds what they share.
 """
 
@@ -28,6 +28,7 @@ def main() -> None:
 for _command in (
     concrete.authorize,
     concrete.validate,
+    concrete.translate,
     *queries.COMMANDS,
     queries.prove_invariants,
     review.diff,

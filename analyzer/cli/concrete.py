@@ -1,4 +1,4 @@
-"""`authorize` and `validate`: concrete Cedar from the command line."""
+"""`authorize`, `validate` and `translate`: concrete Cedar from the command line."""
 
 from __future__ import annotations
 
@@ -186,3 +186,54 @@ def validate(
             click.echo(f"error: {e}")
         click.echo(f"invalid: {len(result.errors)} error{'' if len(result.errors) == 1 else 's'}")
     sys.exit(0 if result.passed else 1)
+
+
+@click.command()
+@click.argument("policies_path", metavar="POLICIES", type=click.Path(dir_okay=False))
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["json", "cedar"]),
+    required=True,
+    help="Cedar's JSON policy format, or Cedar text.",
+)
+@click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@click.option(
+    "--links-out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="With --to cedar: write the template links here (Cedar text cannot hold them).",
+)
+@reports_bad_input
+def translate(
+    policies_path: str, target: str, template_links: str | None, links_out: str | None
+) -> None:
+    """Write POLICIES (Cedar text or JSON) in the other format, on stdout.
+
+    Policies, templates, annotations and template links are kept. Exit 0, or 2 on bad input.
+    """
+    policies = load_policies(policies_path, template_links)
+    if target == "json":
+        if links_out:
+            fail("--links-out goes with --to cedar (the JSON format holds the links)")
+        click.echo(json.dumps(policies.to_json(), indent=2, ensure_ascii=False))
+        return
+    links = policies.to_json()["templateLinks"]
+    if links and not links_out:
+        fail(
+            f"`{policies_path}` has {len(links)} template link{'s' if len(links) != 1 else ''}, "
+            "which Cedar text cannot hold: give --links-out FILE for them, or use --to json"
+        )
+    static = [p for p in policies if p.template_id not in policies.templates]
+    templates = list(policies.templates.values())
+    click.echo(PolicySet(static, templates).to_cedar(), nl=False)
+    # the text names its policies by place (static ones first), so a link names its template
+    # by the `@id` when that is unique, else by the id the template gets when the text is read
+    names = [t.annotation_map.get("id") for t in templates]
+    new_id = {
+        t.id: names[i] if names[i] and names.count(names[i]) == 1 else f"policy{len(static) + i}"
+        for i, t in enumerate(templates)
+    }
+    links = [{**link, "templateId": new_id[link["templateId"]]} for link in links]
+    if links_out:
+        with open(links_out, "w", encoding="utf-8") as out:
+            out.write(json.dumps(links, indent=2, ensure_ascii=False) + "\n")

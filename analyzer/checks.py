@@ -4,7 +4,9 @@ Every function takes the operands, the schema, and the same options as the CLI: 
 the request environments (`principal_type`, `action`, `resource_type`), a per-environment
 `timeout` in seconds, `jobs` parallel processes, `entities_exist` to consider only requests
 whose referenced entities are all in the store, and `on_done` called as each environment
-finishes. Policies must validate against the schema; otherwise `AnalysisInputError`.
+finishes. `plain=True` takes the reference path (analyzer/runner.py's `check_env`), which the
+tests compare the fast one with. Policies must validate against the schema; otherwise
+`AnalysisInputError`.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def _run(
     jobs: int = 1,
     on_done: Callable[[EnvResult], None] | None = None,
     entities_exist: bool = False,
+    plain: bool = False,
 ) -> QueryResult:
     for op in operands:
         require_valid(op.policies, schema, f"the policies of `{op.label}`")
@@ -93,7 +96,9 @@ def _run(
     if not envs:
         raise AnalysisInputError("no request environment of the schema matches the given filters")
     timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
-    problem = Problem(query, tuple(operands), schema, condition, rule, timeout_ms, entities_exist)
+    problem = Problem(
+        query, tuple(operands), schema, condition, rule, timeout_ms, entities_exist, plain
+    )
     return run(problem, envs, jobs, on_done)
 
 

@@ -21,16 +21,18 @@ from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.results import Counterexample, InternalError, Verdict
 from cedar_smt.analyzer.runner import decode_model, select_environments
 from cedar_smt.core.ast import to_source
-from cedar_smt.core.authorizer import Outcome, evaluate_policy, is_authorized
+from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
 from cedar_smt.core.validator import request_environments
+from cedar_smt.encoder.authorizer import compile_policy, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.encoding import EnvEncoding
-from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
+from cedar_smt.encoder.env import SymEnv
 from cedar_smt.encoder.errors import EncodeError
 from cedar_smt.encoder.solver import make_solver
 from cedar_smt.encoder.sorts import Universe
@@ -274,6 +276,12 @@ def _satisfied(policies: Sequence[Policy], cx: Any) -> set[str]:
     }
 
 
+def _decision(terms: list[tuple[Policy, z3.BoolRef]], f: Any) -> z3.BoolRef:
+    permits = [t for p, t in terms if p.effect is Effect.PERMIT]
+    forbids = [t for p, t in terms if p.effect is Effect.FORBID]
+    return decision_rule(permits, forbids, z3_logic(f))
+
+
 def diff_environment(
     old: Sequence[Policy],
     new: Sequence[Policy],
@@ -282,24 +290,41 @@ def diff_environment(
     universe: Universe,
     timeout_ms: int | None = None,
     labels: tuple[str, str] = ("old", "new"),
+    plain: bool = False,
 ) -> EnvDiff:
+    """Every class of changed decisions in one environment (`plain`: the reference path of
+    analyzer/runner.py, every policy compiled afresh and hierarchy facts on every pair of
+    entity terms)."""
     start = time.perf_counter()
-    enc = EnvEncoding(universe, env)
-    senv, f = enc.senv, enc.f
     try:
-        old_set, new_set = enc.policy_set(old), enc.policy_set(new)
-        old_terms = [(p, enc.policy(p).satisfied) for p in old]
-        new_terms = [(p, enc.policy(p).satisfied) for p in new]
+        if plain:
+            senv = SymEnv(universe, env)
+            f = senv.f
+            old_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in old]
+            new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
+            old_decision, new_decision = _decision(old_terms, f), _decision(new_terms, f)
+        else:
+            enc = EnvEncoding(universe, env)
+            senv, f = enc.senv, enc.f
+            old_set, new_set = enc.policy_set(old), enc.policy_set(new)
+            old_terms = [(p, enc.policy(p).satisfied) for p in old]
+            new_terms = [(p, enc.policy(p).satisfied) for p in new]
+            old_decision, new_decision = old_set.decision, new_set.decision
     except EncodeError as err:
         return EnvDiff(env, complete=False, reason=f"unsupported: {err}")
     solving = confirming = 0.0
-    differs = f.not_(f.eq(old_set.decision, new_set.decision))
+    differs = f.not_(f.eq(old_decision, new_decision))
     encoded = time.perf_counter() - start
     if z3.is_false(differs):
         return EnvDiff(env, encode_seconds=encoded)
-    notes = enc.notes([old_set.notes, new_set.notes])
+    if plain:
+        notes = senv.notes
+        hierarchy = footprint_hierarchy_assumptions(senv)
+    else:
+        notes = enc.notes([old_set.notes, new_set.notes])
+        hierarchy = hierarchy_assumptions(senv, notes)
     solver = make_solver(universe.ctx, timeout_ms)
-    solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes), differs)
+    solver.add(*hierarchy, *senv.input_assumptions(notes), differs)
     classes: list[ChangeClass] = []
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
     while True:
@@ -375,6 +400,7 @@ def diff_policies(
     resource_type: str | None = None,
     timeout: float | None = None,
     on_done: Callable[[EnvDiff], None] | None = None,
+    plain: bool = False,
 ) -> DiffResult:
     """Every class of requests whose decision differs between `old` and `new`, per environment."""
     from cedar_smt.analyzer.checks import AnalysisInputError, require_valid
@@ -390,7 +416,9 @@ def diff_policies(
     timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
     results = []
     for env in envs:
-        results.append(diff_environment(old, new, changes, env, universe, timeout_ms, labels))
+        results.append(
+            diff_environment(old, new, changes, env, universe, timeout_ms, labels, plain)
+        )
         if on_done:
             on_done(results[-1])
     return DiffResult(tuple(changes), tuple(results), *labels)

@@ -7,18 +7,29 @@ solver cannot decide is listed as undecided, never as a finding or as its absenc
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import z3
+
 from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.diff import PolicyRef
-from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
-from cedar_smt.analyzer.runner import Operand, Problem, run
+from cedar_smt.analyzer.queries import QUERIES
+from cedar_smt.analyzer.results import Counterexample, EnvResult, QueryResult, Verdict, overall
+from cedar_smt.analyzer.runner import Operand, Problem, confirm, run
+from cedar_smt.core.authorizer import decision_rule
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.schema import Schema
-from cedar_smt.core.typechecker import applies
+from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
+from cedar_smt.encoder.encoding import Compiled, EnvEncoding
+from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.sorts import Universe
 
 
 @dataclass(frozen=True)
@@ -97,29 +108,301 @@ class LintResult:
         }
 
 
-def _reason(result: QueryResult) -> str:
-    reasons = {e.reason for e in result.environments if e.verdict is Verdict.UNKNOWN}
-    return "; ".join(sorted(r for r in reasons if r))
-
-
 def lint_policies(
     policies: Sequence[Policy],
     schema: Schema,
     *,
     label: str = "policies",
     timeout: float | None = None,
-    on_policy: Callable[[Policy], None] | None = None,
-    on_result: Callable[[str, QueryResult], None] | None = None,
+    on_environment: Callable[[RequestEnv], None] | None = None,
+    on_check: Callable[[str, EnvResult], None] | None = None,
+    plain: bool = False,
 ) -> LintResult:
     """Findings for each policy of the set (its templates are not linted).
 
-    `on_policy` is called after each policy is linted, `on_result` after each check with the
-    check's query name and result (per-environment timings included).
+    Per request environment, the policies are compiled once and one solver answers every
+    check with assumptions (Boolean literals standing for "this policy is satisfied", "no
+    forbid applies"...). Only a model that becomes a finding's witness is decoded.
+    `on_environment` is called as each environment is done, `on_check` after each check in
+    each environment (query name, and its result with timings); `timeout` is in seconds per
+    check and environment. `plain` runs each check as a query of its own instead
+    (analyzer/runner.py), the reference the tests compare this with.
     """
     policies = tuple(policies)
     require_valid(policies, schema, f"the policies of `{label}`")
-    envs = request_environments(schema)
     timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
+    if plain:
+        return _lint_plain(policies, schema, label, timeout_ms, on_environment, on_check)
+    envs = request_environments(schema)
+    universe = Universe(schema)
+    answers: list[dict[str, list[EnvResult]]] = [defaultdict(list) for _ in policies]
+    for env in envs:
+        applicable = [i for i, p in enumerate(policies) if applies(p, env, schema)]
+        if applicable:
+            _EnvLint(universe, env, policies, applicable, timeout_ms, answers, on_check).run()
+        if on_environment:
+            on_environment(env)
+    return _findings(policies, schema, envs, answers, label)
+
+
+_CHECKS = ("never-matches", "always-matches", "redundant", "shadowed", "never-errors")
+
+
+class _EnvLint:
+    """Every check of every policy that can apply in one environment, on one solver."""
+
+    def __init__(
+        self,
+        universe: Universe,
+        env: RequestEnv,
+        policies: tuple[Policy, ...],
+        applicable: list[int],
+        timeout_ms: int | None,
+        answers: list[dict[str, list[EnvResult]]],
+        on_check: Callable[[str, EnvResult], None] | None,
+    ) -> None:
+        self.env, self.policies, self.applicable = env, policies, applicable
+        self.answers, self.on_check, self.timeout_ms = answers, on_check, timeout_ms
+        self.enc = EnvEncoding(universe, env)
+        self.senv, self.f = self.enc.senv, self.enc.f
+        self.universe = universe
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        compiled: dict[int, Compiled] = {}
+        failed: dict[int, str] = {}  # policies the encoder cannot represent here
+        for i in self.applicable:
+            try:
+                compiled[i] = self.enc.policy(self.policies[i])
+            except EncodeError as err:
+                failed[i] = f"unsupported: {err}"
+        f, senv = self.f, self.senv
+        notes = self.enc.notes([c.notes for c in compiled.values()])
+        solver = make_solver(self.universe.ctx, self.timeout_ms)
+        solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes))
+        self.solver = solver
+        self.encode_seconds = time.perf_counter() - start
+        # a literal for each distinct term the checks assume
+        self.literals: dict[int, z3.BoolRef] = {}
+        sat = {i: self.literal(c.satisfied) for i, c in compiled.items()}
+        permits = [i for i in compiled if self.policies[i].effect is Effect.PERMIT]
+        forbids = [i for i in compiled if self.policies[i].effect is Effect.FORBID]
+        no_forbid = self.literal(f.not_(f.any([compiled[i].satisfied for i in forbids])))
+        some_permit = self.literal(f.any([compiled[j].satisfied for j in permits]))
+        # which checks a policy gets depends on the whole set, as the plain path's queries do
+        every_forbid = [j for j, q in enumerate(self.policies) if q.effect is Effect.FORBID]
+        failed_forbid = next((failed[j] for j in failed if j in every_forbid), None)
+        any_failed = next(iter(failed.values()), None)
+        for i in self.applicable:
+            p = self.policies[i]
+            if i in failed:
+                for check in _CHECKS:
+                    self.record(i, check, Verdict.UNKNOWN, failed[i])
+                continue
+            c = compiled[i]
+            self.ask(i, "never-matches", [sat[i]])
+            self.ask(i, "always-matches", [f.not_(sat[i])])
+            # redundant: removing it changes some decision (for a permit: it alone allows;
+            # for a forbid: it alone denies what a permit allows)
+            if p.effect is Effect.PERMIT:
+                others = [f.not_(sat[j]) for j in permits if j != i]
+                self.ask(i, "redundant", [sat[i], *others, no_forbid], any_failed)
+                if every_forbid:  # shadowed: it never leads to Allow
+                    self.ask(i, "shadowed", [sat[i], no_forbid], failed_forbid)
+            else:
+                others = [f.not_(sat[j]) for j in forbids if j != i]
+                self.ask(i, "redundant", [sat[i], some_permit, *others], any_failed)
+                if len(every_forbid) > 1:  # shadowed: another forbid applies whenever it does
+                    other_failed = next((failed[j] for j in failed if j in every_forbid), None)
+                    self.ask(i, "shadowed", [sat[i], *others], other_failed)
+            self.may_error(i, c)
+
+    def literal(self, term: z3.BoolRef) -> z3.BoolRef:
+        """A Boolean constant standing for `term` (asserted equal to it)."""
+        if z3.is_true(term) or z3.is_false(term):
+            return term
+        found = self.literals.get(term.get_id())
+        if found is None:
+            found = z3.Bool(f"lit!{len(self.literals)}", self.universe.ctx)
+            self.solver.add(found == term)
+            self.literals[term.get_id()] = found
+        return found
+
+    def record(
+        self,
+        i: int,
+        check: str,
+        verdict: Verdict,
+        reason: str | None = None,
+        witness: Counterexample | None = None,
+        solve: float = 0.0,
+        confirm: float = 0.0,
+    ) -> None:
+        # the environment's encoding is shared by its checks: counted once, with the first
+        encode, self.encode_seconds = self.encode_seconds, 0.0
+        result = EnvResult(self.env, verdict, reason, witness, encode, solve, confirm)
+        self.answers[i][check].append(result)
+        if self.on_check:
+            self.on_check(check, result)
+
+    def refuted(self, i: int, check: str) -> bool:
+        """Refuted already in an earlier environment: the check's answer is known."""
+        return any(r.verdict is Verdict.REFUTED for r in self.answers[i][check])
+
+    def solve(self, assumptions: list[z3.BoolRef]) -> tuple[Any, float]:
+        """The solver's answer under the assumptions (each made a literal), and its time."""
+        t0 = time.perf_counter()
+        if any(z3.is_false(a) for a in assumptions):
+            return z3.unsat, 0.0
+        live = [a if _is_literal(a) else self.literal(a) for a in assumptions if not z3.is_true(a)]
+        return self.solver.check(*live), time.perf_counter() - t0
+
+    def ask(
+        self, i: int, check: str, assumptions: list[z3.BoolRef], unsupported: str | None = None
+    ) -> None:
+        """A check that holds iff no request meets the assumptions (unknown when a policy it
+        involves cannot be encoded here: `unsupported` says which)."""
+        if self.refuted(i, check):
+            return
+        if unsupported is not None:
+            self.record(i, check, Verdict.UNKNOWN, unsupported)
+            return
+        answer, seconds = self.solve(assumptions)
+        if answer == z3.unsat:
+            self.record(i, check, Verdict.HOLDS, solve=seconds)
+        elif answer == z3.sat:
+            self.record(i, check, Verdict.REFUTED, solve=seconds)
+        else:
+            self.record(
+                i, check, Verdict.UNKNOWN, _unknown(self.solver, self.timeout_ms), solve=seconds
+            )
+
+    def may_error(self, i: int, c: Compiled) -> None:
+        """Whether the policy can error when every entity it reads exists; the witness of the
+        first environment where it can is decoded, replayed and shrunk."""
+        if self.refuted(i, "never-errors"):
+            return
+        senv = self.senv
+        own = self.enc.notes([c.notes])
+        exist = [self.literal(e) for e in senv.existence_assumptions(own)]
+        answer, seconds = self.solve([c.sym.err, *exist])
+        if answer == z3.unsat:
+            self.record(i, "never-errors", Verdict.HOLDS, solve=seconds)
+            return
+        if answer != z3.sat:
+            reason = _unknown(self.solver, self.timeout_ms)
+            self.record(i, "never-errors", Verdict.UNKNOWN, reason, solve=seconds)
+            return
+        t0 = time.perf_counter()
+        p = self.policies[i]
+        problem = Problem(
+            "never-errors",
+            (Operand(p.display_name, (p,)),),
+            senv.schema,
+            entities_exist=True,
+        )
+        witness = confirm(problem, QUERIES["never-errors"], senv, self.solver, decision_rule, own)
+        self.record(
+            i,
+            "never-errors",
+            Verdict.REFUTED,
+            witness=witness,
+            solve=seconds,
+            confirm=time.perf_counter() - t0,
+        )
+
+
+def _is_literal(a: z3.BoolRef) -> bool:
+    """A Boolean constant or its negation (what the solver takes as an assumption)."""
+    if z3.is_not(a):
+        a = a.arg(0)
+    return z3.is_const(a) and not z3.is_true(a) and not z3.is_false(a)
+
+
+def _unknown(solver: z3.Solver, timeout_ms: int | None) -> str:
+    why = solver.reason_unknown()
+    if "timeout" in why or "canceled" in why:
+        return f"timeout: the solver gave up after {(timeout_ms or 0) / 1000:g}s"
+    return f"the solver could not decide: {why}"
+
+
+def _findings(
+    policies: tuple[Policy, ...],
+    schema: Schema,
+    envs: Sequence[RequestEnv],
+    answers: list[dict[str, list[EnvResult]]],
+    label: str,
+) -> LintResult:
+    findings: list[Finding] = []
+    undecided: list[Undecided] = []
+    query_of = {
+        "never-matches": "never-matches",
+        "always-matches": "always-matches",
+        "redundant": "equivalent",
+        "never-errors": "never-errors",
+    }
+    for i, p in enumerate(policies):
+        ref = PolicyRef.of(p, label)
+        mine = answers[i]
+
+        def verdict(
+            check: str, mine: dict[str, list[EnvResult]] = mine, ref: PolicyRef = ref
+        ) -> Verdict:
+            results = mine.get(check, [])
+            v = overall([r.verdict for r in results])
+            if v is Verdict.UNKNOWN:
+                reasons = sorted(
+                    {r.reason for r in results if r.verdict is Verdict.UNKNOWN and r.reason}
+                )
+                name = query_of.get(check) or "always-denies"
+                undecided.append(Undecided(ref, name, "; ".join(reasons)))
+            return v
+
+        if not any(applies(p, e, schema) for e in envs):
+            message = "its scope matches no request environment of the schema"
+            findings.append(Finding("L001", ref, message))
+            continue
+        if verdict("never-matches") is Verdict.HOLDS:
+            findings.append(Finding("L001", ref, "no request satisfies its conditions"))
+        else:
+            if verdict("always-matches") is Verdict.HOLDS:
+                findings.append(Finding("L002", ref, "every request its scope allows satisfies it"))
+            if verdict("redundant") is Verdict.HOLDS:
+                message = "the other policies decide every request alike without it"
+                findings.append(Finding("L003", ref, message))
+            if "shadowed" in mine and verdict("shadowed") is Verdict.HOLDS:
+                if p.effect is Effect.PERMIT:
+                    message = "whenever it applies, a forbid applies too"
+                    findings.append(Finding("L004", ref, message))
+                else:
+                    message = "whenever it applies, another forbid applies too"
+                    findings.append(Finding("L005", ref, message))
+        if verdict("never-errors") is Verdict.REFUTED:
+            first = next(r for r in mine["never-errors"] if r.counterexample is not None)
+            message = (
+                f"it can error even when every entity it reads exists, for example for {first.env}"
+            )
+            findings.append(Finding("L006", ref, message, first.counterexample))
+    return LintResult(tuple(findings), tuple(undecided), label)
+
+
+# the plain path: each check a query of its own
+
+
+def _reason(result: QueryResult) -> str:
+    reasons = {e.reason for e in result.environments if e.verdict is Verdict.UNKNOWN}
+    return "; ".join(sorted(r for r in reasons if r))
+
+
+def _lint_plain(
+    policies: tuple[Policy, ...],
+    schema: Schema,
+    label: str,
+    timeout_ms: int | None,
+    on_environment: Callable[[RequestEnv], None] | None,
+    on_check: Callable[[str, EnvResult], None] | None,
+) -> LintResult:
+    envs = request_environments(schema)
     findings: list[Finding] = []
     undecided: list[Undecided] = []
     forbids = [p for p in policies if p.effect is Effect.FORBID]
@@ -139,11 +422,17 @@ def lint_policies(
                 for i, o in enumerate(operands)
             )
             problem = Problem(
-                query, ops, schema, timeout_ms=timeout_ms, entities_exist=entities_exist
+                query,
+                ops,
+                schema,
+                timeout_ms=timeout_ms,
+                entities_exist=entities_exist,
+                plain=True,
             )
             result = run(problem, own)
-            if on_result:
-                on_result(query, result)
+            if on_check:
+                for e in result.environments:
+                    on_check(query, e)
             if result.verdict is Verdict.UNKNOWN:
                 undecided.append(Undecided(ref, query, _reason(result)))
             return result
@@ -185,6 +474,7 @@ def lint_policies(
                 f"for example for {refuted[0].env}"
             )
             findings.append(Finding("L006", ref, message, refuted[0].counterexample))
-        if on_policy:
-            on_policy(p)
+    if on_environment:
+        for env in envs:
+            on_environment(env)
     return LintResult(tuple(findings), tuple(undecided), label)

@@ -41,10 +41,11 @@ from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.encoder.authorizer import compile_policy, satisfied, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.decoder import DecodeError, decode
 from cedar_smt.encoder.encoding import EnvEncoding
-from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
 from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
 from cedar_smt.encoder.solver import make_solver
@@ -70,6 +71,7 @@ class Problem:
     rule: str | None = None  # "file.py:function", a decision rule to use instead of Cedar's
     timeout_ms: int | None = None
     entities_exist: bool = False  # only requests whose referenced entities are in the store
+    plain: bool = False  # the reference path the tests compare the fast one with (see check_env)
 
 
 def load_rule(spec: str | None) -> DecisionRule:  # type: ignore[type-arg]
@@ -138,6 +140,27 @@ def _reason(solver: z3.Solver, timeout_ms: int | None) -> str:
     return f"the solver could not decide: {why}"
 
 
+def _plain(
+    problem: Problem,
+    q: Query,
+    senv: SymEnv,
+    rule: DecisionRule,  # type: ignore[type-arg]
+) -> tuple[SymEnv, list[Any], z3.BoolRef]:
+    f = senv.f
+    operands: list[Any] = []
+    for op in problem.operands:
+        if q.level == "policy":
+            operands.append(compile_policy(op.policies[0], senv))
+        else:
+            permits, forbids = satisfied(op.policies, senv)
+            decision = rule(permits, forbids, z3_logic(f))
+            operands.append(SetTerms(decision, f.any(permits), f.any(forbids)))
+    condition = f.true
+    if problem.condition is not None:
+        condition = f.satisfied(compile_policy(problem.condition, senv))
+    return senv, operands, condition
+
+
 def check_env(
     problem: Problem,
     env: RequestEnv,
@@ -145,23 +168,35 @@ def check_env(
     encoding: EnvEncoding | None = None,
 ) -> EnvResult:
     """The query's answer in one request environment (`encoding`: the environment's compiled
-    policies, when other questions share them)."""
+    policies, when other questions share them).
+
+    With `problem.plain`, every policy is compiled afresh and the hierarchy facts cover every
+    pair of entity terms the formulas touch: the path the encoding had before it was made
+    fast, kept as the reference the tests compare the fast one with."""
     q = QUERIES[problem.query]
     rule = load_rule(problem.rule)
     start = time.perf_counter()
-    enc = encoding or EnvEncoding(universe or Universe(problem.schema), env)
-    senv, f = enc.senv, enc.f
+    universe = universe or Universe(problem.schema)
     try:
-        compiled = [_symbolic(q, op, enc, rule) for op in problem.operands]
-        operands = [terms for terms, _ in compiled]
-        parts = [notes for _, notes in compiled]
-        condition = f.true
-        if problem.condition is not None:
-            c = enc.policy(problem.condition)
-            condition = c.satisfied
-            parts.append(c.notes)
+        if problem.plain:
+            senv, operands, condition = _plain(problem, q, SymEnv(universe, env), rule)
+            notes = senv.notes
+            hierarchy = footprint_hierarchy_assumptions(senv)
+        else:
+            enc = encoding or EnvEncoding(universe, env)
+            senv = enc.senv
+            compiled = [_symbolic(q, op, enc, rule) for op in problem.operands]
+            operands = [terms for terms, _ in compiled]
+            parts = [notes for _, notes in compiled]
+            condition = enc.f.true
+            if problem.condition is not None:
+                c = enc.policy(problem.condition)
+                condition = c.satisfied
+                parts.append(c.notes)
+            notes = enc.notes(parts)
+            hierarchy = hierarchy_assumptions(senv, notes)
+        f = senv.f
         goal = q.holds(f, operands, condition)
-        notes = enc.notes(parts)
     except EncodeError as err:
         reason = str(err)
         if err.policy_id == "query":
@@ -173,7 +208,7 @@ def check_env(
     if z3.is_true(goal):
         return EnvResult(env, Verdict.HOLDS, encode_seconds=encoded - start)
     solver = make_solver(senv.u.ctx, problem.timeout_ms)
-    solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes), f.not_(goal))
+    solver.add(*hierarchy, *senv.input_assumptions(notes), f.not_(goal))
     if problem.entities_exist:
         solver.add(*senv.existence_assumptions(notes))
     answer = solver.check()
@@ -186,7 +221,7 @@ def check_env(
         return EnvResult(env, Verdict.HOLDS, **timing)
     if answer != z3.sat:
         return EnvResult(env, Verdict.UNKNOWN, _reason(solver, problem.timeout_ms), **timing)
-    cx = _confirm(problem, q, senv, solver, rule, notes)
+    cx = confirm(problem, q, senv, solver, rule, notes)
     confirmed = time.perf_counter() - solved
     return EnvResult(env, Verdict.REFUTED, None, cx, confirm_seconds=confirmed, **timing)
 
@@ -199,7 +234,7 @@ def decode_model(senv: SymEnv, model: z3.ModelRef, notes: Notes | None = None) -
         raise InternalError(f"in environment {senv.env}: {err}") from err
 
 
-def _confirm(
+def confirm(
     problem: Problem,
     q: Query,
     senv: SymEnv,

@@ -60,3 +60,16 @@ def hierarchy_assumptions(env: SymEnv, notes: Notes | None = None) -> list[z3.Bo
         for t2, ty2 in readers:
             out.append(transitivity(env, t1, ty1, t2, ty2))
     return [a for a in out if not z3.is_true(a)]
+
+
+def footprint_hierarchy_assumptions(env: SymEnv) -> list[z3.BoolRef]:
+    """Acyclicity and transitivity over every pair of entity terms the formulas touch: what
+    the encoding assumed before it was grounded on the readers. Quadratic in the entity
+    literals of the policies; kept as the reference the tests compare the readers' facts
+    with (analyzer/runner.py's plain path)."""
+    terms = [(t, ty) for t, ty in env.footprint.values() if not env.is_action_type(ty)]
+    out = [acyclicity(env, t, ty) for t, ty in terms]
+    for t1, ty1 in terms:
+        for t2, ty2 in terms:
+            out.append(transitivity(env, t1, ty1, t2, ty2))
+    return [a for a in out if not z3.is_true(a)]

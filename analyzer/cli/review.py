@@ -114,10 +114,10 @@ def lint(
     schema = Schema.from_file(schema_path)
     policies = list(load_policies(policies_path, template_links))
     result = with_progress(
-        len(policies),
-        "policies",
+        len(request_environments(schema)),
+        "environments",
         lambda on_done: lint_policies(
-            policies, schema, label=policies_path, timeout=timeout, on_policy=on_done
+            policies, schema, label=policies_path, timeout=timeout, on_environment=on_done
         ),
     )
     if as_json:

@@ -2,11 +2,10 @@
 
 Each `check_*` function answers one query per request environment of the schema: holds,
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
-the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli.py.
+the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/.
 """
 
 from cedar_smt.analyzer.checks import (
-    AnalysisInputError,
     check_always_allows,
     check_always_allows_when,
     check_always_denies,
@@ -27,9 +26,11 @@ from cedar_smt.analyzer.diff import DiffResult, diff_policies
 from cedar_smt.analyzer.invariants import RuleResult, prove_rule
 from cedar_smt.analyzer.lint import LintResult, lint_policies
 from cedar_smt.analyzer.results import (
+    AnalysisInputError,
     Counterexample,
     EnvResult,
     InternalError,
+    Interrupted,
     QueryResult,
     Verdict,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "DiffResult",
     "EnvResult",
     "InternalError",
+    "Interrupted",
     "LintResult",
     "QueryResult",
     "RuleResult",

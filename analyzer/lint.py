@@ -13,8 +13,8 @@ from typing import Any
 
 from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.diff import PolicyRef
-from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
-from cedar_smt.analyzer.runner import Operand, Problem, run
+from cedar_smt.analyzer.results import Counterexample, Interrupted, QueryResult, Verdict
+from cedar_smt.analyzer.runner import Operand, Problem, run, timeout_ms
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import applies
@@ -86,15 +86,26 @@ class LintResult:
     findings: tuple[Finding, ...] = ()
     undecided: tuple[Undecided, ...] = ()
     label: str = "policies"
+    interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
+    unlinted: tuple[PolicyRef, ...] = ()  # policies not (fully) linted, when interrupted
+
+    @property
+    def complete(self) -> bool:
+        return not self.undecided and not self.interrupted
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        result = "findings" if self.findings else "clean" if self.complete else "unknown"
+        out: dict[str, Any] = {
             "query": "lint",
-            "result": "findings" if self.findings else "clean" if not self.undecided else "unknown",
+            "result": result,
             "policies": self.label,
             "findings": [f.to_json() for f in self.findings],
             "undecided": [u.to_json() for u in self.undecided],
         }
+        if self.interrupted:
+            out["interrupted"] = self.interrupted
+            out["unlinted"] = [p.to_json() for p in self.unlinted]
+        return out
 
 
 def _reason(result: QueryResult) -> str:
@@ -117,74 +128,87 @@ def lint_policies(
     check's query name and result (per-environment timings included).
     """
     policies = tuple(policies)
-    require_valid(policies, schema, f"the policies of `{label}`")
-    envs = request_environments(schema)
-    timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
+    limit_ms = timeout_ms(timeout)
+    require_valid(policies, schema, f"`{label}`")
     findings: list[Finding] = []
     undecided: list[Undecided] = []
-    forbids = [p for p in policies if p.effect is Effect.FORBID]
-    for p in policies:
-        ref = PolicyRef.of(p, label)
-        own = [e for e in envs if applies(p, e, schema)]  # where its scope can match
-
-        def ask(
-            query: str,
-            *operands: Sequence[Policy],
-            own: list[Any] = own,
-            ref: PolicyRef = ref,
-            entities_exist: bool = False,
-        ) -> QueryResult:
-            ops = tuple(
-                Operand(o[0].display_name if len(o) == 1 else f"set{i}", tuple(o))
-                for i, o in enumerate(operands)
-            )
-            problem = Problem(
-                query, ops, schema, timeout_ms=timeout_ms, entities_exist=entities_exist
-            )
-            result = run(problem, own)
-            if on_result:
-                on_result(query, result)
-            if result.verdict is Verdict.UNKNOWN:
-                undecided.append(Undecided(ref, query, _reason(result)))
-            return result
-
-        def proved(query: str, *operands: Sequence[Policy]) -> bool:
-            return ask(query, *operands).verdict is Verdict.HOLDS
-
-        if not own:
-            message = "its scope matches no request environment of the schema"
-            findings.append(Finding("L001", ref, message))
-            continue
-        if proved("never-matches", [p]):
-            findings.append(Finding("L001", ref, "no request satisfies its conditions"))
-        else:
-            if proved("always-matches", [p]):
-                findings.append(Finding("L002", ref, "every request its scope allows satisfies it"))
-            others = [q for q in policies if q is not p]
-            if proved("equivalent", policies, others):
-                message = "the other policies decide every request alike without it"
-                findings.append(Finding("L003", ref, message))
-            if p.effect is Effect.PERMIT and forbids and proved("always-denies", [p, *forbids]):
-                findings.append(Finding("L004", ref, "whenever it applies, a forbid applies too"))
-            other_forbids = [q for q in forbids if q is not p]
-            as_permit = replace(p, effect=Effect.PERMIT)
-            if (
-                p.effect is Effect.FORBID
-                and other_forbids
-                and proved("always-denies", [as_permit, *other_forbids])
-            ):
-                message = "whenever it applies, another forbid applies too"
-                findings.append(Finding("L005", ref, message))
-        # a missing entity makes nearly every policy error: report the errors that remain
-        # when every entity the request and the policy name is in the store
-        errors = ask("never-errors", [p], entities_exist=True)
-        refuted = [e for e in errors.environments if e.counterexample is not None]
-        if refuted:
-            message = (
-                f"it can error even when every entity it reads exists, "
-                f"for example for {refuted[0].env}"
-            )
-            findings.append(Finding("L006", ref, message, refuted[0].counterexample))
-        if on_policy:
-            on_policy(p)
+    done = 0
+    try:
+        for p in policies:
+            _lint_one(p, policies, schema, label, limit_ms, findings, undecided, on_result)
+            done += 1
+            if on_policy:
+                on_policy(p)
+    except KeyboardInterrupt as err:
+        stop = Interrupted.of(err)
+        unlinted = tuple(PolicyRef.of(p, label) for p in policies[done:])
+        partial = LintResult(tuple(findings), tuple(undecided), label, stop.signal_name, unlinted)
+        raise Interrupted.of(err, partial) from None
     return LintResult(tuple(findings), tuple(undecided), label)
+
+
+def _lint_one(
+    p: Policy,
+    policies: tuple[Policy, ...],
+    schema: Schema,
+    label: str,
+    limit_ms: int | None,
+    findings: list[Finding],
+    undecided: list[Undecided],
+    on_result: Callable[[str, QueryResult], None] | None,
+) -> None:
+    """Lint one policy of the set: its findings and the checks it cannot decide, appended."""
+    forbids = [q for q in policies if q.effect is Effect.FORBID]
+    envs = request_environments(schema)
+    ref = PolicyRef.of(p, label)
+    own = [e for e in envs if applies(p, e, schema)]  # where its scope can match
+
+    def ask(query: str, *operands: Sequence[Policy], entities_exist: bool = False) -> QueryResult:
+        ops = tuple(
+            Operand(o[0].display_name if len(o) == 1 else f"set{i}", tuple(o))
+            for i, o in enumerate(operands)
+        )
+        problem = Problem(query, ops, schema, timeout_ms=limit_ms, entities_exist=entities_exist)
+        result = run(problem, own)
+        if on_result:
+            on_result(query, result)
+        if result.verdict is Verdict.UNKNOWN:
+            undecided.append(Undecided(ref, query, _reason(result)))
+        return result
+
+    def proved(query: str, *operands: Sequence[Policy]) -> bool:
+        return ask(query, *operands).verdict is Verdict.HOLDS
+
+    if not own:
+        message = "its scope matches no request environment of the schema"
+        findings.append(Finding("L001", ref, message))
+        return
+    if proved("never-matches", [p]):
+        findings.append(Finding("L001", ref, "no request satisfies its conditions"))
+    else:
+        if proved("always-matches", [p]):
+            findings.append(Finding("L002", ref, "every request its scope allows satisfies it"))
+        others = [q for q in policies if q is not p]
+        if proved("equivalent", policies, others):
+            message = "the other policies decide every request alike without it"
+            findings.append(Finding("L003", ref, message))
+        if p.effect is Effect.PERMIT and forbids and proved("always-denies", [p, *forbids]):
+            findings.append(Finding("L004", ref, "whenever it applies, a forbid applies too"))
+        other_forbids = [q for q in forbids if q is not p]
+        as_permit = replace(p, effect=Effect.PERMIT)
+        if (
+            p.effect is Effect.FORBID
+            and other_forbids
+            and proved("always-denies", [as_permit, *other_forbids])
+        ):
+            message = "whenever it applies, another forbid applies too"
+            findings.append(Finding("L005", ref, message))
+    # a missing entity makes nearly every policy error: report the errors that remain
+    # when every entity the request and the policy name is in the store
+    errors = ask("never-errors", [p], entities_exist=True)
+    refuted = [e for e in errors.environments if e.counterexample is not None]
+    if refuted:
+        message = (
+            f"it can error even when every entity it reads exists, for example for {refuted[0].env}"
+        )
+        findings.append(Finding("L006", ref, message, refuted[0].counterexample))

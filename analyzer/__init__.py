@@ -2,9 +2,11 @@
 
 Each `check_*` function answers one query per request environment of the schema: holds,
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
-the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/.
+the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/. `render` and
+`sarif` show results as the CLI prints them (text, SARIF); `to_json` is on the results.
 """
 
+from cedar_smt.analyzer import render, sarif
 from cedar_smt.analyzer.checks import (
     check_always_allows,
     check_always_allows_when,
@@ -25,6 +27,7 @@ from cedar_smt.analyzer.checks import (
 from cedar_smt.analyzer.diff import DiffResult, diff_policies
 from cedar_smt.analyzer.invariants import RuleResult, prove_rule
 from cedar_smt.analyzer.lint import LintResult, lint_policies
+from cedar_smt.analyzer.render import render_diff, render_lint, render_text
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
@@ -34,6 +37,7 @@ from cedar_smt.analyzer.results import (
     QueryResult,
     Verdict,
 )
+from cedar_smt.analyzer.sarif import diff_sarif, lint_sarif
 
 __all__ = [
     "AnalysisInputError",
@@ -62,6 +66,13 @@ __all__ = [
     "check_never_errors",
     "check_never_matches",
     "diff_policies",
+    "diff_sarif",
     "lint_policies",
+    "lint_sarif",
     "prove_rule",
+    "render",
+    "render_diff",
+    "render_lint",
+    "render_text",
+    "sarif",
 ]

@@ -17,7 +17,7 @@ from cedar_smt.analyzer.results import Counterexample, Interrupted, QueryResult,
 from cedar_smt.analyzer.runner import Operand, Problem, run, timeout_ms
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.schema import Schema
-from cedar_smt.core.typechecker import applies
+from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
 
 
@@ -130,12 +130,13 @@ def lint_policies(
     policies = tuple(policies)
     limit_ms = timeout_ms(timeout)
     require_valid(policies, schema, f"`{label}`")
+    envs = request_environments(schema)
     findings: list[Finding] = []
     undecided: list[Undecided] = []
     done = 0
     try:
         for p in policies:
-            _lint_one(p, policies, schema, label, limit_ms, findings, undecided, on_result)
+            _lint_one(p, policies, schema, envs, label, limit_ms, findings, undecided, on_result)
             done += 1
             if on_policy:
                 on_policy(p)
@@ -151,6 +152,7 @@ def _lint_one(
     p: Policy,
     policies: tuple[Policy, ...],
     schema: Schema,
+    envs: list[RequestEnv],
     label: str,
     limit_ms: int | None,
     findings: list[Finding],
@@ -159,7 +161,6 @@ def _lint_one(
 ) -> None:
     """Lint one policy of the set: its findings and the checks it cannot decide, appended."""
     forbids = [q for q in policies if q.effect is Effect.FORBID]
-    envs = request_environments(schema)
     ref = PolicyRef.of(p, label)
     own = [e for e in envs if applies(p, e, schema)]  # where its scope can match
 

@@ -460,7 +460,7 @@ def matching_environments(
     chosen = select_environments(envs, principal_type, action, resource_type)
     if chosen:
         return chosen
-    ids = [e.action.id for e in envs]
+    ids = [a.id for a in {e.action for e in envs}]  # an id two action types share is ambiguous
     actions = [e.action.id if ids.count(e.action.id) == 1 else str(e.action) for e in envs]
     filters = [
         ("principal type", principal_type, [e.principal for e in envs]),

@@ -255,3 +255,22 @@ def test_a_filter_matching_nothing_says_which_and_lists_the_values(
 def test_a_query_syntax_error_is_placed_in_the_query(query: str, message: str) -> None:
     code, out, err = run("never-allows", V1, "--schema", SCHEMA, "--query", query)
     assert (code, out, err) == (2, "", message)
+
+
+def test_actions_are_listed_as_the_filter_takes_them() -> None:
+    """By id, unless two action types share it: then in full."""
+    from cedar_smt.analyzer import AnalysisInputError
+    from cedar_smt.analyzer.runner import matching_environments
+    from cedar_smt.core import Schema
+
+    schema = Schema.from_str(
+        "namespace N { entity V; action view appliesTo { principal: [V], resource: [V] }; }\n"
+        "namespace M { entity U; action view, edit appliesTo { principal: [U, M::Admin], "
+        "resource: [U] }; entity Admin; }"
+    )
+    with pytest.raises(AnalysisInputError) as err:
+        matching_environments(schema, action="nope")
+    assert str(err.value) == (
+        "no request environment has action `nope`; the schema's actions are "
+        '`M::Action::"view"`, `N::Action::"view"`, `edit`'
+    )

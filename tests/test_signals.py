@@ -9,6 +9,7 @@ with the environments left, there is no traceback, and no child process outlives
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,9 +90,10 @@ class Run:
         )
         self.seen: set[int] = set()
 
-    def wait_until_solving(self, jobs: int) -> None:
-        """Until the solver runs: a check thread beside the main one, or in each worker one
-        beside the main thread and the one watching for the parent's end."""
+    def wait_until_solving(self, jobs: int, solving: int | None = None) -> None:
+        """Until the solver runs: a check thread beside the main one, or in `solving` workers
+        (all of them by default) one beside the main thread and the one watching for the
+        parent's end."""
         deadline = time.monotonic() + READY_WITHIN
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -101,7 +103,8 @@ class Run:
             workers = [k for k in kids if is_worker(k)]
             if jobs == 1 and threads(self.proc.pid) >= 2:
                 break
-            if jobs > 1 and len(workers) == jobs and all(threads(w) >= 3 for w in workers):
+            busy = [w for w in workers if threads(w) >= 3]
+            if jobs > 1 and len(workers) == jobs and len(busy) >= (solving or jobs):
                 break
             time.sleep(0.05)
         else:
@@ -208,3 +211,44 @@ def test_a_run_with_a_timeout_stops_too(start: Callable[..., Run]) -> None:
     elapsed, out, _ = run.stop(signal.SIGINT)
     assert run.proc.returncode == 130 and elapsed < EXIT_WITHIN
     assert "4 not analysed" in out
+
+
+FACTOR_VIEW = str(LONG / "factor-view.cedar")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_what_was_finished_is_printed(start: Callable[..., Run], jobs: int) -> None:
+    """`edit`, `remove` and `share` are answered at once, `view` never."""
+    run = start("always-denies", FACTOR_VIEW, "--schema", SCHEMA, "--jobs", str(jobs))
+    run.wait_until_solving(jobs, solving=1)
+    _, out, err = run.stop(signal.SIGTERM)
+    assert run.proc.returncode == 143, err
+    assert out.splitlines() == [
+        'holds    User, Action::"edit", Doc',
+        'holds    User, Action::"remove", Doc',
+        'holds    User, Action::"share", Doc',
+        "always-denies: UNKNOWN (0 refuted, 0 unknown, 3 hold, of 4; interrupted by SIGTERM, "
+        "1 not analysed)",
+    ]
+    assert run.survivors() == []
+
+
+def test_what_diff_finished_is_printed(start: Callable[..., Run]) -> None:
+    run = start("diff", EMPTY, FACTOR_VIEW, "--schema", SCHEMA, "--json")
+    run.wait_until_solving(1)
+    _, out, _ = run.stop(signal.SIGINT)
+    report = json.loads(out)
+    assert (report["result"], report["complete"], report["interrupted"]) == (
+        "unknown",
+        False,
+        "SIGINT",
+    )
+    results = {e["action"]: e["result"] for e in report["environments"]}
+    assert results == {
+        'Action::"edit"': "unchanged",
+        'Action::"remove"': "unchanged",
+        'Action::"share"': "unchanged",
+        'Action::"view"': "unknown",
+    }
+    assert [e["stopped_by"] for e in report["incomplete"]] == ["interrupted"]
+    assert report["unfinished"] == []

@@ -2,11 +2,12 @@
 
 Each `check_*` function answers one query per request environment of the schema: holds,
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
-the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli.py.
+the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/. `render` and
+`sarif` show results as the CLI prints them (text, SARIF); `to_json` is on the results.
 """
 
+from cedar_smt.analyzer import render, sarif
 from cedar_smt.analyzer.checks import (
-    AnalysisInputError,
     check_always_allows,
     check_always_allows_when,
     check_always_denies,
@@ -26,13 +27,17 @@ from cedar_smt.analyzer.checks import (
 from cedar_smt.analyzer.diff import DiffResult, diff_policies
 from cedar_smt.analyzer.invariants import RuleResult, prove_rule
 from cedar_smt.analyzer.lint import LintResult, lint_policies
+from cedar_smt.analyzer.render import render_diff, render_lint, render_text
 from cedar_smt.analyzer.results import (
+    AnalysisInputError,
     Counterexample,
     EnvResult,
     InternalError,
+    Interrupted,
     QueryResult,
     Verdict,
 )
+from cedar_smt.analyzer.sarif import diff_sarif, lint_sarif
 
 __all__ = [
     "AnalysisInputError",
@@ -40,6 +45,7 @@ __all__ = [
     "DiffResult",
     "EnvResult",
     "InternalError",
+    "Interrupted",
     "LintResult",
     "QueryResult",
     "RuleResult",
@@ -60,6 +66,13 @@ __all__ = [
     "check_never_errors",
     "check_never_matches",
     "diff_policies",
+    "diff_sarif",
     "lint_policies",
+    "lint_sarif",
     "prove_rule",
+    "render",
+    "render_diff",
+    "render_lint",
+    "render_text",
+    "sarif",
 ]

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cedar_smt.analyzer.results import EnvResult, QueryResult
-from cedar_smt.analyzer.runner import Operand, Problem, run, select_environments
-from cedar_smt.core.errors import CedarError, ParseError
+from cedar_smt.analyzer.results import AnalysisInputError, EnvResult, QueryResult
+from cedar_smt.analyzer.runner import Operand, Problem, matching_environments, run, timeout_ms
+from cedar_smt.core.errors import Loc, ParseError
 from cedar_smt.core.parser import parse_expr
 from cedar_smt.core.policy import Condition, Effect, Policy, ScopeAny
 from cedar_smt.core.policy_set import PolicySet
@@ -27,33 +27,42 @@ from cedar_smt.core.validator import Validator, request_environments
 Policies = PolicySet | Iterable[Policy]
 
 
-class AnalysisInputError(CedarError):
-    """Policies, queries or options an analysis cannot take."""
-
-
 def _policies(policies: Policies) -> tuple[Policy, ...]:
     return tuple(policies)
 
 
+MAX_LISTED_ERRORS = 20
+
+
 def require_valid(policies: Iterable[Policy], schema: Schema, label: str) -> None:
+    """Refuse policies that do not validate, naming each error's file, line and policy."""
     validator = Validator(schema)
     # a policy whose scope matches no environment is dead, not wrong: it can be analysed
-    errors = [e for p in policies for e in validator.policy_errors(p) if e.code != "never-applies"]
-    if errors:
-        listed = "; ".join(str(e) for e in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise AnalysisInputError(
-            f"{label} do not validate against the schema, so they cannot be analysed: "
-            f"{listed}{more}"
-        )
+    failing = [
+        (p, e) for p in policies for e in validator.policy_errors(p) if e.code != "never-applies"
+    ]
+    if not failing:
+        return
+    sources = sorted({p.source for p, _ in failing if p.source})
+    named = ", ".join(f"`{s}`" for s in sources) if sources else label
+    lines = [f"  {e}" for _, e in failing[:MAX_LISTED_ERRORS]]
+    if len(failing) > MAX_LISTED_ERRORS:
+        lines.append(f"  (and {len(failing) - MAX_LISTED_ERRORS} more)")
+    raise AnalysisInputError(
+        f"the policies of {named} do not validate against the schema, so they cannot be "
+        "analysed:\n" + "\n".join(lines)
+    )
 
 
 def query_policy(text: str, schema: Schema) -> Policy:
-    """`permit(principal, action, resource) when { <text> };`, checked against the schema."""
+    """`permit(principal, action, resource) when { <text> };`, checked against the schema.
+
+    A syntax error is placed in `text` as written, in a source named `query`.
+    """
     try:
         body = parse_expr(text)
     except ParseError as err:
-        raise AnalysisInputError(f"the query is not a Cedar condition: {err}") from None
+        raise _query_syntax_error(err, text) from None
     policy = Policy(
         id="query",
         effect=Effect.PERMIT,
@@ -74,6 +83,17 @@ def query_policy(text: str, schema: Schema) -> Policy:
     raise AnalysisInputError(f"the query does not typecheck in any request environment: {first}")
 
 
+def _query_syntax_error(err: ParseError, text: str) -> AnalysisInputError:
+    lines = text.splitlines() or [""]
+    loc, message = err.loc, err.message
+    if loc is None or loc.line > len(lines):  # the parser met the end of the query
+        loc = Loc(len(lines), len(lines[-1]) + 1)
+        message = message.replace("unexpected token `}`", "unexpected end of the query")
+    return AnalysisInputError(
+        f"the query is not a Cedar condition: {message}", source="query", loc=loc, text=text
+    )
+
+
 def _run(
     query: str,
     operands: list[Operand],
@@ -91,13 +111,10 @@ def _run(
     plain: bool = False,
 ) -> QueryResult:
     for op in operands:
-        require_valid(op.policies, schema, f"the policies of `{op.label}`")
-    envs = select_environments(request_environments(schema), principal_type, action, resource_type)
-    if not envs:
-        raise AnalysisInputError("no request environment of the schema matches the given filters")
-    timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
+        require_valid(op.policies, schema, f"`{op.label}`")
+    envs = matching_environments(schema, principal_type, action, resource_type)
     problem = Problem(
-        query, tuple(operands), schema, condition, rule, timeout_ms, entities_exist, plain
+        query, tuple(operands), schema, condition, rule, timeout_ms(timeout), entities_exist, plain
     )
     return run(problem, envs, jobs, on_done)
 

@@ -1,25 +1,40 @@
 """Semantic diff: every class of requests whose decision changes between two policy versions.
 
-Policies are matched across versions by `@id` when they have one, else by identical text; the
-report lists the added, removed and changed ones. Then, per request environment, a class of
-requests is identified by which old and which new policies they satisfy: the solver finds a
-request whose decision differs, the witness is decoded and replayed through the concrete
-authorizer (which also gives the class), the class is blocked, and the search goes on until
-no changed request remains. Each class says why its decision changed, in a sentence.
+Policies are matched across versions by `@id` when it names one policy in each, else by
+identical text, then (for a duplicated `@id`) by position; the report lists the added,
+removed and changed ones, and says when an `@id` could not be used. Then, per request
+environment, a class of requests is identified by which old and which new policies they
+satisfy: the solver finds a request whose decision differs, the witness is decoded and
+replayed through the concrete authorizer (which also gives the class), the class is blocked,
+and the search goes on until no changed request remains. Each class says why its decision
+changed, in a sentence.
+
+A search that cannot finish in an environment (more than `max_classes` classes, the solver
+gives up, an unsupported construct, a signal) says so there and in the summary, and is never
+read as "no change".
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import z3
 
+from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.minimize import minimize
-from cedar_smt.analyzer.results import Counterexample, InternalError, Verdict
-from cedar_smt.analyzer.runner import decode_model, select_environments
+from cedar_smt.analyzer.results import (
+    AnalysisInputError,
+    Counterexample,
+    InternalError,
+    Interrupted,
+    Verdict,
+    env_json,
+)
+from cedar_smt.analyzer.runner import decode_model, matching_environments, timeout_ms
 from cedar_smt.core.ast import to_source
 from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
 from cedar_smt.core.entities import Entities
@@ -27,17 +42,19 @@ from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
-from cedar_smt.core.validator import request_environments
 from cedar_smt.encoder.authorizer import compile_policy, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.encoding import EnvEncoding
 from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
-from cedar_smt.encoder.env import SymEnv
+from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
-from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.solver import check, make_solver
 from cedar_smt.encoder.sorts import Universe
 
-MAX_CLASSES = 64  # per environment; more is reported as unknown, never silently dropped
+MAX_CLASSES = 64  # per environment, by default; more is reported, never silently dropped
+
+# why the search in an environment stopped before it was complete
+STOPPED_BY = ("class-limit", "solver", "unsupported", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -90,12 +107,14 @@ class PolicyChange:
     kind: str  # "added", "removed", "changed" or "unchanged"
     old: PolicyRef | None
     new: PolicyRef | None
+    matched_by: str | None = None  # "id", "text" or "position", for a pair
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "old": self.old.to_json() if self.old else None,
             "new": self.new.to_json() if self.new else None,
+            "matched_by": self.matched_by,
         }
 
 
@@ -125,8 +144,9 @@ class ChangeClass:
 class EnvDiff:
     env: RequestEnv
     classes: tuple[ChangeClass, ...] = ()
-    complete: bool = True  # False when the search stopped early (see reason)
+    complete: bool = True  # False when the search stopped early (see stopped_by and reason)
     reason: str | None = None
+    stopped_by: str | None = None  # one of STOPPED_BY when the search is incomplete
     encode_seconds: float = 0.0
     solve_seconds: float = 0.0
     confirm_seconds: float = 0.0  # decoding, replaying and shrinking the witnesses
@@ -139,14 +159,13 @@ class EnvDiff:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "principal_type": self.env.principal,
-            "action": str(self.env.action),
-            "resource_type": self.env.resource,
+            **env_json(self.env),
             "result": "changed" if self.classes else "unchanged" if self.complete else "unknown",
             "classes": [c.to_json() for c in self.classes],
         }
         if not self.complete:
             out["complete"] = False
+            out["stopped_by"] = self.stopped_by
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -158,6 +177,10 @@ class DiffResult:
     environments: tuple[EnvDiff, ...] = ()
     old_label: str = "old"
     new_label: str = "new"
+    max_classes: int = MAX_CLASSES
+    interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
+    unfinished: tuple[RequestEnv, ...] = ()  # environments not searched, when interrupted
+    notes: tuple[str, ...] = ()  # how policies were matched, when `@id` could not be used
 
     @property
     def decisions_change(self) -> bool:
@@ -165,7 +188,12 @@ class DiffResult:
 
     @property
     def complete(self) -> bool:
-        return all(e.complete for e in self.environments)
+        return not self.interrupted and all(e.complete for e in self.environments)
+
+    @property
+    def incomplete(self) -> list[EnvDiff]:
+        """The environments whose search stopped before it was complete."""
+        return [e for e in self.environments if not e.complete]
 
     @property
     def classes(self) -> list[tuple[RequestEnv, ChangeClass]]:
@@ -173,14 +201,25 @@ class DiffResult:
 
     def to_json(self) -> dict[str, Any]:
         result = "changed" if self.decisions_change else "unchanged" if self.complete else "unknown"
-        return {
+        out: dict[str, Any] = {
             "query": "diff",
             "result": result,
+            "complete": self.complete,
             "old": self.old_label,
             "new": self.new_label,
+            "max_classes": self.max_classes,
+            "notes": list(self.notes),
             "policies": [c.to_json() for c in self.changes if c.kind != "unchanged"],
             "environments": [e.to_json() for e in self.environments],
+            "incomplete": [
+                {**env_json(e.env), "stopped_by": e.stopped_by, "reason": e.reason}
+                for e in self.incomplete
+            ],
         }
+        if self.interrupted:
+            out["interrupted"] = self.interrupted
+            out["unfinished"] = [env_json(e) for e in self.unfinished]
+        return out
 
 
 def _content(p: Policy) -> Any:
@@ -192,31 +231,74 @@ def _text(p: Policy) -> str:
     return f"{p.effect.value} {to_source(p.to_expr())}"
 
 
+def _annotated_id(p: Policy) -> str | None:
+    return p.annotation_map.get("id")
+
+
 def match_policies(old: Sequence[Policy], new: Sequence[Policy]) -> list[PolicyChange]:
-    """Pair the versions' policies: by `@id`, else by identical text."""
+    """Pair the versions' policies, and say how each pair was made.
+
+    By `@id` when it names exactly one policy in each version (Cedar allows duplicates);
+    the others by identical text (effect, scope and conditions) under the same `@id` or none;
+    what is left of policies sharing a duplicated `@id` in order of appearance, a permit with
+    a permit and a forbid with a forbid first. The rest were removed or added.
+    """
+    old_ids = Counter(_annotated_id(p) for p in old)
+    new_ids = Counter(_annotated_id(q) for q in new)
+    free = list(new)
+    pairs: dict[int, tuple[Policy, str]] = {}
+
+    def pair(i: int, q: Policy, how: str) -> None:
+        pairs[i] = (q, how)
+        free.remove(q)
+
+    for i, p in enumerate(old):
+        ident = _annotated_id(p)
+        if ident is not None and old_ids[ident] == 1 and new_ids[ident] == 1:
+            pair(i, next(q for q in new if _annotated_id(q) == ident), "id")
+    for i, p in enumerate(old):
+        if i not in pairs:
+            same = (q for q in free if _annotated_id(q) == _annotated_id(p))
+            q = next((q for q in same if _text(q) == _text(p)), None)
+            if q is not None:
+                pair(i, q, "text")
+    for same_effect in (True, False):
+        for i, p in enumerate(old):
+            ident = _annotated_id(p)
+            if i in pairs or ident is None or max(old_ids[ident], new_ids[ident]) < 2:
+                continue
+            group = (q for q in free if _annotated_id(q) == ident)
+            q = next((q for q in group if not same_effect or q.effect is p.effect), None)
+            if q is not None:
+                pair(i, q, "position")
     changes: list[PolicyChange] = []
-    unmatched_new = list(new)
-    by_id = {p.annotation_map.get("id"): p for p in new if p.annotation_map.get("id")}
-    for p in old:
-        ident = p.annotation_map.get("id")
-        q = by_id.get(ident) if ident else None
-        if q is None and not ident:
-            q = next(
-                (
-                    x
-                    for x in unmatched_new
-                    if not x.annotation_map.get("id") and _text(x) == _text(p)
-                ),
-                None,
-            )
-        if q is None or q not in unmatched_new:
+    for i, p in enumerate(old):
+        if i not in pairs:
             changes.append(PolicyChange("removed", PolicyRef.of(p, "old"), None))
             continue
-        unmatched_new.remove(q)
+        q, how = pairs[i]
         kind = "unchanged" if _content(p) == _content(q) else "changed"
-        changes.append(PolicyChange(kind, PolicyRef.of(p, "old"), PolicyRef.of(q, "new")))
-    changes.extend(PolicyChange("added", None, PolicyRef.of(q, "new")) for q in unmatched_new)
+        changes.append(PolicyChange(kind, PolicyRef.of(p, "old"), PolicyRef.of(q, "new"), how))
+    changes.extend(PolicyChange("added", None, PolicyRef.of(q, "new")) for q in free)
     return changes
+
+
+def duplicated_ids(
+    old: Sequence[Policy], new: Sequence[Policy], labels: tuple[str, str]
+) -> tuple[str, ...]:
+    """A note for each `@id` that names several policies of a version, and so matches none."""
+    old_ids = Counter(_annotated_id(p) for p in old)
+    new_ids = Counter(_annotated_id(q) for q in new)
+    notes = []
+    for ident in sorted({i for i in (*old_ids, *new_ids) if i is not None}):
+        if max(old_ids[ident], new_ids[ident]) < 2:
+            continue
+        counts = f"{old_ids[ident]} of `{labels[0]}` and {new_ids[ident]} of `{labels[1]}`"
+        notes.append(
+            f'`@id("{ident}")` names {counts}: those policies are matched by identical text, '
+            "then in order of appearance"
+        )
+    return tuple(notes)
 
 
 def _explain(
@@ -290,11 +372,12 @@ def diff_environment(
     universe: Universe,
     timeout_ms: int | None = None,
     labels: tuple[str, str] = ("old", "new"),
+    max_classes: int = MAX_CLASSES,
     plain: bool = False,
 ) -> EnvDiff:
-    """Every class of changed decisions in one environment (`plain`: the reference path of
-    analyzer/runner.py, every policy compiled afresh and hierarchy facts on every pair of
-    entity terms)."""
+    """Every class of changed requests in `env`, up to `max_classes` of them (`plain`: the
+    reference path of analyzer/runner.py, every policy compiled afresh and hierarchy facts on
+    every pair of entity terms)."""
     start = time.perf_counter()
     try:
         if plain:
@@ -311,8 +394,7 @@ def diff_environment(
             new_terms = [(p, enc.policy(p).satisfied) for p in new]
             old_decision, new_decision = old_set.decision, new_set.decision
     except EncodeError as err:
-        return EnvDiff(env, complete=False, reason=f"unsupported: {err}")
-    solving = confirming = 0.0
+        return EnvDiff(env, complete=False, reason=f"unsupported: {err}", stopped_by="unsupported")
     differs = f.not_(f.eq(old_decision, new_decision))
     encoded = time.perf_counter() - start
     if z3.is_false(differs):
@@ -326,67 +408,91 @@ def diff_environment(
     solver = make_solver(universe.ctx, timeout_ms)
     solver.add(*hierarchy, *senv.input_assumptions(notes), differs)
     classes: list[ChangeClass] = []
-    seen: set[tuple[frozenset[str], frozenset[str]]] = set()
-    while True:
-        t0 = time.perf_counter()
-        answer = solver.check()
-        solving += time.perf_counter() - t0
-        timing: dict[str, Any] = {
-            "encode_seconds": encoded,
-            "solve_seconds": solving,
-            "confirm_seconds": confirming,
-        }
-        if answer == z3.unsat:
-            return EnvDiff(env, tuple(classes), **timing)
-        if answer != z3.sat:
-            why = solver.reason_unknown()
-            return EnvDiff(env, tuple(classes), False, f"the solver stopped: {why}", **timing)
-        if len(classes) >= MAX_CLASSES:
-            reason = f"more than {MAX_CLASSES} classes"
-            return EnvDiff(env, tuple(classes), False, reason, **timing)
-        t0 = time.perf_counter()
-        cx = decode_model(senv, solver.model(), notes)
-        old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
-        old_resp = is_authorized(cx.request, old, cx.entities)
-        new_resp = is_authorized(cx.request, new, cx.entities)
-        signature = (frozenset(old_sat), frozenset(new_sat))
-        if old_resp.allowed == new_resp.allowed or signature in seen:
-            raise InternalError(
-                f"the diff witness in {env} does not replay as a new class of changed "
-                f"decisions: {cx.to_json()}"
-            )
+    seen: set[Signature] = set()
+    timing: dict[str, Any] = {
+        "encode_seconds": encoded,
+        "solve_seconds": 0.0,
+        "confirm_seconds": 0.0,
+    }
 
-        def same_class(request: Request, entities: Entities, signature: Any = signature) -> bool:
-            point = Decoded(request, entities)
-            return bool(
-                (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point))) == signature
-            )
+    def stopped(by: str, reason: str) -> EnvDiff:
+        return EnvDiff(env, tuple(classes), complete=False, reason=reason, stopped_by=by, **timing)
 
-        request, entities = minimize(cx.request, cx.entities, same_class)
-        cx = Decoded(request, entities)
-        seen.add(signature)
-        transition = "newly allowed" if new_resp.allowed else "newly denied"
-        responsible, sentence = _explain(transition, old_sat, new_sat, old, new, changes)
-        witness = Counterexample(
-            cx.request,
-            cx.entities,
-            {labels[0]: old_resp.decision, labels[1]: new_resp.decision},
-        )
-        classes.append(
-            ChangeClass(
-                transition,
-                tuple(PolicyRef.of(p, "old") for p in old if p.id in old_sat),
-                tuple(PolicyRef.of(p, "new") for p in new if p.id in new_sat),
-                responsible,
-                sentence,
-                witness,
+    try:
+        while True:
+            t0 = time.perf_counter()
+            answer = check(solver)
+            timing["solve_seconds"] += time.perf_counter() - t0
+            if answer == z3.unsat:
+                return EnvDiff(env, classes=tuple(classes), **timing)
+            if answer != z3.sat:
+                return stopped("solver", f"the solver stopped: {solver.reason_unknown()}")
+            if len(classes) >= max_classes:
+                limit = f"{max_classes} class{'es' if max_classes != 1 else ''}"
+                return stopped(
+                    "class-limit", f"stopped at the limit of {limit}; more requests change decision"
+                )
+            t0 = time.perf_counter()
+            cls, (old_sat, new_sat) = _witness_class(
+                old, new, changes, senv, solver.model(), labels, seen, notes
             )
+            classes.append(cls)
+            seen.add((old_sat, new_sat))
+            # block this class (the policies that cannot apply here are in every class alike)
+            same = [f.eq(t, f.bool(p.id in old_sat)) for p, t in old_terms if not z3.is_false(t)]
+            same += [f.eq(t, f.bool(p.id in new_sat)) for p, t in new_terms if not z3.is_false(t)]
+            solver.add(f.not_(f.and_(*same)))
+            timing["confirm_seconds"] += time.perf_counter() - t0
+    except KeyboardInterrupt as err:
+        reason = f"interrupted by {Interrupted.of(err).signal_name}"
+        raise Interrupted.of(err, stopped("interrupted", reason)) from None
+
+
+Signature = tuple[frozenset[str], frozenset[str]]  # the old and the new policies satisfied
+
+
+def _witness_class(
+    old: Sequence[Policy],
+    new: Sequence[Policy],
+    changes: Sequence[PolicyChange],
+    senv: SymEnv,
+    model: z3.ModelRef,
+    labels: tuple[str, str],
+    seen: set[Signature],
+    notes: Notes,
+) -> tuple[ChangeClass, Signature]:
+    """The class of changed requests a model is in, with a replayed and shrunk witness."""
+    env = senv.env
+    cx = decode_model(senv, model, notes)
+    old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
+    old_resp = is_authorized(cx.request, old, cx.entities)
+    new_resp = is_authorized(cx.request, new, cx.entities)
+    signature = (frozenset(old_sat), frozenset(new_sat))
+    if old_resp.allowed == new_resp.allowed or signature in seen:
+        raise InternalError(
+            f"the diff witness in {env} does not replay as a new class of changed "
+            f"decisions: {cx.to_json()}"
         )
-        # block this class (the policies that cannot apply here are in every class alike)
-        same = [f.eq(t, f.bool(p.id in old_sat)) for p, t in old_terms if not z3.is_false(t)]
-        same += [f.eq(t, f.bool(p.id in new_sat)) for p, t in new_terms if not z3.is_false(t)]
-        solver.add(f.not_(f.and_(*same)))
-        confirming += time.perf_counter() - t0
+
+    def same_class(request: Request, entities: Entities) -> bool:
+        point = Decoded(request, entities)
+        return (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point))) == signature
+
+    request, entities = minimize(cx.request, cx.entities, same_class)
+    transition = "newly allowed" if new_resp.allowed else "newly denied"
+    responsible, sentence = _explain(transition, old_sat, new_sat, old, new, changes)
+    witness = Counterexample(
+        request, entities, {labels[0]: old_resp.decision, labels[1]: new_resp.decision}
+    )
+    cls = ChangeClass(
+        transition,
+        tuple(PolicyRef.of(p, "old") for p in old if p.id in old_sat),
+        tuple(PolicyRef.of(p, "new") for p in new if p.id in new_sat),
+        responsible,
+        sentence,
+        witness,
+    )
+    return cls, signature
 
 
 def diff_policies(
@@ -399,29 +505,51 @@ def diff_policies(
     action: str | None = None,
     resource_type: str | None = None,
     timeout: float | None = None,
+    max_classes: int = MAX_CLASSES,
     on_done: Callable[[EnvDiff], None] | None = None,
     plain: bool = False,
 ) -> DiffResult:
-    """Every class of requests whose decision differs between `old` and `new`, per environment."""
-    from cedar_smt.analyzer.checks import AnalysisInputError, require_valid
+    """Every class of requests whose decision differs between `old` and `new`, per environment.
 
+    The search in an environment stops after `max_classes` classes (the result says so).
+    """
     old, new = tuple(old), tuple(new)
-    require_valid(old, schema, f"the policies of `{labels[0]}`")
-    require_valid(new, schema, f"the policies of `{labels[1]}`")
-    envs = select_environments(request_environments(schema), principal_type, action, resource_type)
-    if not envs:
-        raise AnalysisInputError("no request environment of the schema matches the given filters")
-    changes = match_policies(old, new)
-    universe = Universe(schema)
-    timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
-    results = []
-    for env in envs:
-        results.append(
-            diff_environment(old, new, changes, env, universe, timeout_ms, labels, plain)
+    if isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 1:
+        raise AnalysisInputError(
+            f"the class limit must be a whole number from 1, not `{max_classes}`"
         )
-        if on_done:
-            on_done(results[-1])
-    return DiffResult(tuple(changes), tuple(results), *labels)
+    require_valid(old, schema, f"`{labels[0]}`")
+    require_valid(new, schema, f"`{labels[1]}`")
+    envs = matching_environments(schema, principal_type, action, resource_type)
+    changes = match_policies(old, new)
+    notes = duplicated_ids(old, new, labels)
+    universe = Universe(schema)
+    limit_ms = timeout_ms(timeout)
+    results: list[EnvDiff] = []
+    try:
+        for env in envs:
+            results.append(
+                diff_environment(
+                    old, new, changes, env, universe, limit_ms, labels, max_classes, plain
+                )
+            )
+            if on_done:
+                on_done(results[-1])
+    except KeyboardInterrupt as err:
+        if isinstance(err, Interrupted) and isinstance(err.partial, EnvDiff):
+            results.append(err.partial)
+        stop = Interrupted.of(err)
+        partial = DiffResult(
+            tuple(changes),
+            tuple(results),
+            *labels,
+            max_classes,
+            stop.signal_name,
+            tuple(envs[len(results) :]),
+            notes,
+        )
+        raise Interrupted.of(err, partial) from None
+    return DiffResult(tuple(changes), tuple(results), *labels, max_classes, notes=notes)
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from cedar_smt.analyzer.results import InternalError, Verdict
 from cedar_smt.core.authorizer import PYTHON_LOGIC, DecisionRule
 from cedar_smt.encoder.authorizer import z3_logic
 from cedar_smt.encoder.factory import Factory
-from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.solver import check, make_solver
 
 INVARIANTS = ("explicit-permit", "forbid-overrides-permit")
 
@@ -102,7 +102,7 @@ def prove_rule(rule: DecisionRule, bound: int) -> list[RuleResult]:  # type: ign
                 allowed = rule(permits, forbids, z3_logic(f))
                 solver = make_solver(ctx)
                 solver.add(_violated(invariant, permits, forbids, allowed, f))
-                if solver.check() != z3.sat:
+                if check(solver) != z3.sat:
                     continue
                 model = solver.model()
                 p = tuple(z3.is_true(model.eval(x, model_completion=True)) for x in permits)

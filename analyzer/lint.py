@@ -18,8 +18,15 @@ import z3
 from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.diff import PolicyRef
 from cedar_smt.analyzer.queries import QUERIES
-from cedar_smt.analyzer.results import Counterexample, EnvResult, QueryResult, Verdict, overall
-from cedar_smt.analyzer.runner import Operand, Problem, confirm, run
+from cedar_smt.analyzer.results import (
+    Counterexample,
+    EnvResult,
+    Interrupted,
+    QueryResult,
+    Verdict,
+    overall,
+)
+from cedar_smt.analyzer.runner import Operand, Problem, confirm, run, timeout_ms
 from cedar_smt.core.authorizer import decision_rule
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.schema import Schema
@@ -28,6 +35,7 @@ from cedar_smt.core.validator import request_environments
 from cedar_smt.encoder.encoding import Compiled, EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
 from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.solver import check as solve_under
 from cedar_smt.encoder.solver import make_solver
 from cedar_smt.encoder.sorts import Universe
 
@@ -97,15 +105,26 @@ class LintResult:
     findings: tuple[Finding, ...] = ()
     undecided: tuple[Undecided, ...] = ()
     label: str = "policies"
+    interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
+    unlinted: tuple[PolicyRef, ...] = ()  # policies not (fully) linted, when interrupted
+
+    @property
+    def complete(self) -> bool:
+        return not self.undecided and not self.interrupted
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        result = "findings" if self.findings else "clean" if self.complete else "unknown"
+        out: dict[str, Any] = {
             "query": "lint",
-            "result": "findings" if self.findings else "clean" if not self.undecided else "unknown",
+            "result": result,
             "policies": self.label,
             "findings": [f.to_json() for f in self.findings],
             "undecided": [u.to_json() for u in self.undecided],
         }
+        if self.interrupted:
+            out["interrupted"] = self.interrupted
+            out["unlinted"] = [p.to_json() for p in self.unlinted]
+        return out
 
 
 def lint_policies(
@@ -129,19 +148,34 @@ def lint_policies(
     (analyzer/runner.py), the reference the tests compare this with.
     """
     policies = tuple(policies)
-    require_valid(policies, schema, f"the policies of `{label}`")
-    timeout_ms = None if timeout is None else max(1, int(timeout * 1000))
+    limit_ms = timeout_ms(timeout)
+    require_valid(policies, schema, f"`{label}`")
     if plain:
-        return _lint_plain(policies, schema, label, timeout_ms, on_environment, on_check)
+        return _lint_plain(policies, schema, label, limit_ms, on_environment, on_check)
     envs = request_environments(schema)
     universe = Universe(schema)
     answers: list[dict[str, list[EnvResult]]] = [defaultdict(list) for _ in policies]
-    for env in envs:
-        applicable = [i for i, p in enumerate(policies) if applies(p, env, schema)]
-        if applicable:
-            _EnvLint(universe, env, policies, applicable, timeout_ms, answers, on_check).run()
-        if on_environment:
-            on_environment(env)
+    done: list[RequestEnv] = []
+    try:
+        for env in envs:
+            applicable = [i for i, p in enumerate(policies) if applies(p, env, schema)]
+            if applicable:
+                _EnvLint(universe, env, policies, applicable, limit_ms, answers, on_check).run()
+            done.append(env)
+            if on_environment:
+                on_environment(env)
+    except KeyboardInterrupt as err:
+        # what is settled: the policies whose every environment was done
+        settled = {
+            i
+            for i, p in enumerate(policies)
+            if all(e in done for e in envs if applies(p, e, schema))
+        }
+        partial = _findings(policies, schema, envs, answers, label, settled)
+        unlinted = tuple(PolicyRef.of(p, label) for i, p in enumerate(policies) if i not in settled)
+        stop = Interrupted.of(err)
+        result = replace(partial, interrupted=stop.signal_name, unlinted=unlinted)
+        raise Interrupted.of(err, result) from None
     return _findings(policies, schema, envs, answers, label)
 
 
@@ -255,7 +289,7 @@ class _EnvLint:
         if any(z3.is_false(a) for a in assumptions):
             return z3.unsat, 0.0
         live = [a if _is_literal(a) else self.literal(a) for a in assumptions if not z3.is_true(a)]
-        return self.solver.check(*live), time.perf_counter() - t0
+        return solve_under(self.solver, *live), time.perf_counter() - t0
 
     def ask(
         self, i: int, check: str, assumptions: list[z3.BoolRef], unsupported: str | None = None
@@ -332,7 +366,9 @@ def _findings(
     envs: Sequence[RequestEnv],
     answers: list[dict[str, list[EnvResult]]],
     label: str,
+    only: set[int] | None = None,
 ) -> LintResult:
+    """The findings the checks' answers prove (for the policies `only` names, if given)."""
     findings: list[Finding] = []
     undecided: list[Undecided] = []
     query_of = {
@@ -342,6 +378,8 @@ def _findings(
         "never-errors": "never-errors",
     }
     for i, p in enumerate(policies):
+        if only is not None and i not in only:
+            continue
         ref = PolicyRef.of(p, label)
         mine = answers[i]
 

@@ -6,7 +6,7 @@ result records' `to_json`.
 
 from __future__ import annotations
 
-from cedar_smt.analyzer.diff import DiffResult
+from cedar_smt.analyzer.diff import STOPPED_BY, DiffResult, PolicyChange
 from cedar_smt.analyzer.lint import LintResult
 from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
 from cedar_smt.core.entities import Entity
@@ -62,17 +62,47 @@ def render_text(result: QueryResult, title: str | None = None) -> str:
         if env.counterexample is not None:
             lines.extend(render_counterexample(env.counterexample))
     counts = {v: sum(1 for e in result.environments if e.verdict is v) for v in Verdict}
-    n = len(result.environments)
+    n = len(result.environments) + len(result.unfinished)
     summary = f"{title or result.query}: {result.verdict.value.upper()}"
     if result.verdict is Verdict.HOLDS:
         summary += f" in all {n} request environment{'s' if n != 1 else ''}"
     else:
+        stop = ""
+        if result.interrupted:
+            stop = f"; interrupted by {result.interrupted}, {len(result.unfinished)} not analysed"
         summary += (
             f" ({counts[Verdict.REFUTED]} refuted, {counts[Verdict.UNKNOWN]} unknown, "
-            f"{counts[Verdict.HOLDS]} hold, of {n})"
+            f"{counts[Verdict.HOLDS]} hold, of {n}{stop})"
         )
     lines.append(summary)
     return "\n".join(lines)
+
+
+def _classes(n: int) -> str:
+    return f"{n} class{'es' if n != 1 else ''}"
+
+
+def incompleteness(result: DiffResult) -> str:
+    """Where and why the search stopped early: `2 of 9 environments: ...`."""
+    total = len(result.environments) + len(result.unfinished)
+    stopped = result.incomplete
+    by = {key: [e for e in stopped if e.stopped_by == key] for key in STOPPED_BY}
+    why = []
+    if by["class-limit"]:
+        why.append(
+            f"{len(by['class-limit'])} stopped at the limit of {_classes(result.max_classes)} "
+            "(raise --max-classes to find more)"
+        )
+    if by["solver"]:
+        reasons = "; ".join(sorted({e.reason or "" for e in by["solver"]}))
+        why.append(f"{len(by['solver'])} where the solver gave up ({reasons})")
+    if by["unsupported"]:
+        why.append(f"{len(by['unsupported'])} with a construct the encoder cannot represent")
+    if result.interrupted:
+        cut = len(by["interrupted"]) + len(result.unfinished)
+        why.append(f"{cut} not searched to the end (interrupted by {result.interrupted})")
+    count = len(stopped) + len(result.unfinished)
+    return f"{count} of {total} environment{'s' if total != 1 else ''}: {'; '.join(why)}"
 
 
 def render_diff(result: DiffResult) -> str:
@@ -82,34 +112,52 @@ def render_diff(result: DiffResult) -> str:
     if changed:
         lines.append("policies:")
         for c in changed:
-            ref = c.new if c.kind == "added" else c.old
-            assert ref is not None
-            where = ref.where if c.kind != "changed" or c.new is None else c.new.where
-            lines.append(f"  {c.kind:8} {ref.effect} `{ref.name}` ({where})")
+            lines.append(f"  {c.kind:8} {_policy_change(c)}")
     else:
         lines.append("policies: no policy added, removed or changed")
+    lines.extend(f"  note: {n}" for n in result.notes)
     for env in result.environments:
         if not env.classes and env.complete:
             lines.append(f"unchanged  {env.env}")
             continue
         if not env.complete:
-            lines.append(
-                f"UNKNOWN    {env.env}  ({env.reason}; the classes below may be incomplete)"
-            )
+            more = "; the classes below are not all of them" if env.classes else ""
+            lines.append(f"INCOMPLETE {env.env}  ({env.reason}{more})")
         for cls in env.classes:
             lines.append(f"CHANGED    {env.env}: {cls.explanation}")
             lines.extend(render_counterexample(cls.witness))
     n = len(result.classes)
     if result.decisions_change:
-        lines.append(
-            f"diff: {n} class{'es' if n != 1 else ''} of requests "
-            f"change{'' if n != 1 else 's'} decision"
-        )
+        classes = f"{n} class{'es' if n != 1 else ''} of requests change{'' if n != 1 else 's'}"
+        if result.complete:
+            lines.append(f"diff: {classes} decision")
+        else:
+            lines.append(
+                f"diff: at least {classes} decision; the search was incomplete in "
+                + incompleteness(result)
+            )
     elif result.complete:
         lines.append("diff: no request changes decision")
     else:
-        lines.append("diff: UNKNOWN (no change found, but the search was incomplete)")
+        lines.append(
+            "diff: UNKNOWN: no change found, but the search was incomplete in "
+            + incompleteness(result)
+        )
     return "\n".join(lines)
+
+
+def _policy_change(c: PolicyChange) -> str:
+    """`effect `name` (file:line)`; a changed policy at its new place, with what changed."""
+    if c.old is None or c.new is None:
+        ref = c.new or c.old
+        assert ref is not None
+        return f"{ref.effect} `{ref.name}` ({ref.where})"
+    text = f"{c.new.effect} `{c.new.name}` ({c.new.where}"
+    if c.old.effect != c.new.effect:
+        text += f", was a {c.old.effect}"
+    if c.matched_by == "position":
+        text += f", paired by position with {c.old.where}"
+    return text + ")"
 
 
 def render_lint(result: LintResult) -> str:
@@ -125,8 +173,15 @@ def render_lint(result: LintResult) -> str:
             f"{u.policy.where}: could not decide {u.check} for `{u.policy.name}`: {u.reason}"
         )
     n = len(result.findings)
+    stop = ""
+    if result.interrupted:
+        stop = (
+            f"; interrupted by {result.interrupted} before {len(result.unlinted)} "
+            f"polic{'ies were' if len(result.unlinted) != 1 else 'y was'} linted to the end"
+        )
     lines.append(
         f"lint: {n} finding{'s' if n != 1 else ''}"
         + (f", {len(result.undecided)} undecided" if result.undecided else "")
+        + stop
     )
     return "\n".join(lines)

@@ -7,11 +7,13 @@ holds: a query holds overall only when it holds in every request environment.
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from cedar_smt.core.entities import Entities
+from cedar_smt.core.errors import CedarError
 from cedar_smt.core.request import Request
 from cedar_smt.core.typechecker import RequestEnv
 
@@ -50,12 +52,7 @@ class EnvResult:
     confirm_seconds: float = 0.0  # decoding, replaying and shrinking the counterexample
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "principal_type": self.env.principal,
-            "action": str(self.env.action),
-            "resource_type": self.env.resource,
-            "result": self.verdict.value,
-        }
+        out: dict[str, Any] = {**env_json(self.env), "result": self.verdict.value}
         if self.reason is not None:
             out["reason"] = self.reason
         if self.counterexample is not None:
@@ -77,10 +74,13 @@ class QueryResult:
     query: str
     environments: tuple[EnvResult, ...] = ()
     description: str = ""
+    interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
+    unfinished: tuple[RequestEnv, ...] = ()  # environments not analysed, when interrupted
 
     @property
     def verdict(self) -> Verdict:
-        return overall([e.verdict for e in self.environments])
+        unfinished = [Verdict.UNKNOWN] if self.interrupted else []
+        return overall([e.verdict for e in self.environments] + unfinished)
 
     @property
     def holds(self) -> bool:
@@ -91,12 +91,49 @@ class QueryResult:
         return [e.counterexample for e in self.environments if e.counterexample is not None]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "query": self.query,
             "result": self.verdict.value,
             "environments": [e.to_json() for e in self.environments],
         }
+        if self.interrupted:
+            out["interrupted"] = self.interrupted
+            out["unfinished"] = [env_json(e) for e in self.unfinished]
+        return out
+
+
+def env_json(env: RequestEnv) -> dict[str, str]:
+    return {
+        "principal_type": env.principal,
+        "action": str(env.action),
+        "resource_type": env.resource,
+    }
+
+
+class AnalysisInputError(CedarError):
+    """Policies, queries or options an analysis cannot take."""
 
 
 class InternalError(Exception):
     """The tool contradicted itself (a counterexample Cedar does not confirm): a bug."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """An analysis stopped by a signal; `partial` holds what it had finished, if anything.
+
+    A KeyboardInterrupt, so that code catching Ctrl-C catches it too; `of` turns one raised by
+    Python's own SIGINT handler into this, keeping the signal of one that already is.
+    """
+
+    def __init__(self, signum: int = signal.SIGINT, partial: Any = None) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.partial = partial
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @staticmethod
+    def of(err: KeyboardInterrupt, partial: Any = None) -> Interrupted:
+        return Interrupted(getattr(err, "signum", signal.SIGINT), partial)

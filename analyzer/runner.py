@@ -4,16 +4,26 @@ Per environment: compile the operands, ask the solver for a request violating th
 and answer holds (no such request), refuted (one was found: it is decoded, replayed through
 core's authorizer, and shown only if the replay confirms the violation) or unknown (timeout,
 or a construct the encoder cannot represent). Environments can run in parallel processes.
+
+A run stopped by a signal (`Interrupted`, or Python's KeyboardInterrupt) stops its workers,
+reaps them, and raises `Interrupted` with the environments finished so far.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
+import math
 import multiprocessing
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,25 +32,30 @@ import z3
 from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.queries import QUERIES, Query, SetFacts, SetTerms
 from cedar_smt.analyzer.results import (
+    AnalysisInputError,
     Counterexample,
     EnvResult,
     InternalError,
+    Interrupted,
     QueryResult,
     Verdict,
 )
 from cedar_smt.core.authorizer import (
+    PYTHON_LOGIC,
     DecisionRule,
+    Logic,
     Outcome,
     decision_rule,
     evaluate_policy,
     is_authorized,
 )
 from cedar_smt.core.entities import Entities
-from cedar_smt.core.errors import CedarError
+from cedar_smt.core.errors import Loc
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.core.validator import request_environments
 from cedar_smt.encoder.authorizer import compile_policy, satisfied, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.decoder import DecodeError, decode
@@ -48,7 +63,7 @@ from cedar_smt.encoder.encoding import EnvEncoding
 from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
 from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
-from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.solver import MAX_TIMEOUT_MS, check, leave_signals_to_python, make_solver
 from cedar_smt.encoder.sorts import Universe
 
 
@@ -74,25 +89,97 @@ class Problem:
     plain: bool = False  # the reference path the tests compare the fast one with (see check_env)
 
 
+def timeout_ms(seconds: float | None) -> int | None:
+    """A timeout in seconds as the solver's milliseconds; it must be finite and positive."""
+    if seconds is None:
+        return None
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise AnalysisInputError(
+            f"the timeout must be a finite number of seconds greater than 0, not `{seconds}`"
+        )
+    return min(max(1, math.ceil(seconds * 1000)), MAX_TIMEOUT_MS)
+
+
 def load_rule(spec: str | None) -> DecisionRule:  # type: ignore[type-arg]
-    """A decision rule from `path/to/file.py:function`, or Cedar's own."""
+    """A decision rule from `path/to/file.py:function`, or Cedar's own.
+
+    Whatever the rule does wrong (a file that will not load, a wrong signature, raising,
+    returning something other than a boolean) is bad input, `AnalysisInputError`.
+    """
     if spec is None:
         return decision_rule
     path, _, name = spec.rpartition(":")
     if not path or not name:
-        raise CedarError(f"`{spec}` is not of the form `file.py:function`")
+        raise AnalysisInputError(f"`{spec}` is not of the form `file.py:function`")
+    if not os.path.isfile(path):
+        raise AnalysisInputError(f"cannot load a decision rule from `{path}`: no such file")
     loader = importlib.util.spec_from_file_location("cedar_smt_rule", path)
     if loader is None or loader.loader is None:
-        raise CedarError(f"cannot load a decision rule from `{path}`")
+        raise AnalysisInputError(f"cannot load a decision rule from `{path}`: not a Python file")
     module = importlib.util.module_from_spec(loader)
     try:
         loader.loader.exec_module(module)
-    except (OSError, SyntaxError) as err:
-        raise CedarError(f"cannot load a decision rule from `{path}`: {err}") from None
+    except SyntaxError as err:
+        where = Loc(err.lineno, max(1, err.offset or 1)) if err.lineno else None
+        with open(path, encoding="utf-8", errors="replace") as file:
+            text = file.read()
+        raise AnalysisInputError(
+            f"cannot load a decision rule: {err.msg}", source=path, loc=where, text=text
+        ) from None
+    except (Exception, SystemExit) as err:
+        raise AnalysisInputError(
+            f"cannot load a decision rule from `{path}`: {_failure(err)}"
+        ) from None
     rule = getattr(module, name, None)
     if not callable(rule):
-        raise CedarError(f"`{path}` has no function `{name}`")
-    return rule  # type: ignore[no-any-return]
+        raise AnalysisInputError(f"`{path}` has no function `{name}`")
+    try:
+        inspect.signature(rule).bind(None, None, None)
+    except TypeError:
+        raise AnalysisInputError(
+            f"the decision rule `{spec}` must take three arguments (permits, forbids, logic), "
+            f"not `{name}{inspect.signature(rule)}`"
+        ) from None
+    except ValueError:  # no signature to read: calling it will tell
+        pass
+    return _checked_rule(rule, spec)
+
+
+def _checked_rule(rule: Callable[..., Any], spec: str) -> DecisionRule:  # type: ignore[type-arg]
+    """`rule`, refusing what it does wrong as bad input; `True`/`False` mean allow/deny always."""
+
+    def checked(permits: Sequence[Any], forbids: Sequence[Any], logic: Logic[Any]) -> Any:
+        try:
+            value = rule(permits, forbids, logic)
+        except (Exception, SystemExit) as err:
+            raise AnalysisInputError(
+                f"the decision rule `{spec}` failed: {_failure(err)}"
+            ) from None
+        if isinstance(value, bool):
+            if logic is PYTHON_LOGIC:
+                return value
+            false = logic.any([])
+            return logic.negate(false) if value else false
+        if logic is not PYTHON_LOGIC and isinstance(value, z3.BoolRef):
+            return value
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise AnalysisInputError(
+            f"the decision rule `{spec}` returned `{shown}` ({type(value).__name__}), not a boolean"
+        )
+
+    return checked
+
+
+def _failure(err: BaseException) -> str:
+    """`Type: message (file:line)`, at the innermost frame of the traceback."""
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(err).__name__}: {err}{where}"
 
 
 def _symbolic(
@@ -211,7 +298,7 @@ def check_env(
     solver.add(*hierarchy, *senv.input_assumptions(notes), f.not_(goal))
     if problem.entities_exist:
         solver.add(*senv.existence_assumptions(notes))
-    answer = solver.check()
+    answer = check(solver)
     solved = time.perf_counter()
     timing: dict[str, Any] = {
         "encode_seconds": encoded - start,
@@ -281,6 +368,12 @@ def _checked(args: tuple[Problem, RequestEnv]) -> EnvResult:
     return check_env(*args)
 
 
+def usable_jobs(jobs: int, tasks: int) -> int:
+    """At most one process per task and per CPU this process may run on."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(jobs, tasks, cpus or 1))
+
+
 def run(
     problem: Problem,
     envs: Sequence[RequestEnv],
@@ -290,26 +383,100 @@ def run(
     """The query in every environment of `envs`, in `jobs` processes; results in `envs` order."""
     q = QUERIES[problem.query]
     results: dict[RequestEnv, EnvResult] = {}
-    if jobs <= 1 or len(envs) <= 1:
-        universe = Universe(problem.schema)
-        for env in envs:
-            results[env] = check_env(problem, env, universe)
-            if on_done:
-                on_done(results[env])
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=context,
-            initializer=sys.setrecursionlimit,  # workers get the room for nesting we have
-            initargs=(sys.getrecursionlimit(),),
-        ) as pool:
-            futures = {pool.submit(_checked, (problem, env)): env for env in envs}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if on_done:
-                    on_done(results[futures[future]])
+
+    def finish(result: EnvResult) -> None:
+        results[result.env] = result
+        if on_done:
+            on_done(result)
+
+    try:
+        jobs = usable_jobs(jobs, len(envs))
+        if jobs == 1:
+            universe = Universe(problem.schema)
+            for env in envs:
+                finish(check_env(problem, env, universe))
+        else:
+            _run_in_processes(problem, envs, jobs, finish)
+    except KeyboardInterrupt as err:
+        partial = QueryResult(
+            q.name,
+            tuple(results[e] for e in envs if e in results),
+            q.description,
+            Interrupted.of(err).signal_name,
+            tuple(e for e in envs if e not in results),
+        )
+        raise Interrupted.of(err, partial) from None
     return QueryResult(q.name, tuple(results[e] for e in envs), q.description)
+
+
+def _run_in_processes(
+    problem: Problem, envs: Sequence[RequestEnv], jobs: int, finish: Callable[[EnvResult], None]
+) -> None:
+    with _sigint_held():  # workers start with it blocked; this process gets it after
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_setup,
+            initargs=(sys.getrecursionlimit(), os.getpid()),
+        )
+    try:
+        with _sigint_held():
+            futures = {pool.submit(_checked, (problem, env)): env for env in envs}
+        for future in as_completed(futures):
+            finish(future.result())
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown()
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT back while workers are started: they inherit the blocked signal, so that a
+    Ctrl-C sent to the whole process group never reaches them (the parent stops them), and
+    one sent meanwhile reaches this process when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _worker_setup(recursion_limit: int, parent: int) -> None:
+    """A worker gets the room for nesting its parent has, leaves SIGINT to the parent (SIGTERM
+    is how the parent stops it), and does not outlive the parent."""
+    sys.setrecursionlimit(recursion_limit)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_signals_to_python()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone, even if the parent could not stop it (SIGKILL)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes, running or idle, and reap them within about a second.
+
+    `shutdown` alone waits for the tasks under way, which may take hours; Python before 3.14
+    has no public way to end them, hence the executor's `_processes`.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    deadline = time.monotonic() + 1.0
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def select_environments(
@@ -329,3 +496,46 @@ def select_environments(
             continue
         out.append(env)
     return out
+
+
+MAX_LISTED = 20
+
+
+def matching_environments(
+    schema: Schema,
+    principal_type: str | None = None,
+    action: str | None = None,
+    resource_type: str | None = None,
+) -> list[RequestEnv]:
+    """`select_environments` of the schema's; when none match, say which filter and why."""
+    envs = request_environments(schema)
+    chosen = select_environments(envs, principal_type, action, resource_type)
+    if chosen:
+        return chosen
+    ids = [a.id for a in {e.action for e in envs}]  # an id two action types share is ambiguous
+    actions = [e.action.id if ids.count(e.action.id) == 1 else str(e.action) for e in envs]
+    filters = [
+        ("principal type", principal_type, [e.principal for e in envs]),
+        ("action", action, actions),
+        ("resource type", resource_type, [e.resource for e in envs]),
+    ]
+    for i, (kind, value, present) in enumerate(filters):
+        alone = [value if j == i else None for j in range(3)]
+        if value is not None and not select_environments(envs, *alone):
+            names = [f"`{n}`" for n in sorted(set(present))]
+            raise AnalysisInputError(
+                f"no request environment has {kind} `{value}`; the schema's {kind}s are "
+                + _listed(names, ", ")
+            )
+    given = " and ".join(f"{kind} `{value}`" for kind, value, _ in filters if value is not None)
+    raise AnalysisInputError(
+        f"no request environment has {given} together; the schema's environments are "
+        + _listed([str(e) for e in envs], "; ")
+    )
+
+
+def _listed(names: Sequence[str], sep: str) -> str:
+    if not names:
+        return "none (no action applies to any entity type)"
+    more = f" (and {len(names) - MAX_LISTED} more)" if len(names) > MAX_LISTED else ""
+    return sep.join(names[:MAX_LISTED]) + more

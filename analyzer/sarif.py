@@ -1,4 +1,9 @@
-"""SARIF 2.1.0 output, so that code-scanning services show findings on the policies' lines."""
+"""SARIF 2.1.0 output, so that code-scanning services show findings on the policies' lines.
+
+An answer that is not complete (a diff search that stopped early, a lint check left
+undecided, a run interrupted) says so in the run's invocation, as tool notifications; an
+interrupted run is not an `executionSuccessful` one.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 from cedar_smt.analyzer.diff import DiffResult, PolicyRef
 from cedar_smt.analyzer.lint import RULES, LintResult
+from cedar_smt.analyzer.render import incompleteness
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL = "cedar-smt"
@@ -21,7 +27,18 @@ def _location(ref: PolicyRef) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
+def _log(
+    rules: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    notes: list[str] | None = None,
+    interrupted: bool = False,
+) -> dict[str, Any]:
+    invocation = {
+        "executionSuccessful": not interrupted,
+        "toolExecutionNotifications": [
+            {"level": "warning", "message": {"text": text}} for text in notes or []
+        ],
+    }
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -34,6 +51,7 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str
                         "rules": rules,
                     }
                 },
+                "invocations": [invocation],
                 "results": results,
             }
         ],
@@ -61,7 +79,16 @@ def lint_sarif(result: LintResult) -> dict[str, Any]:
         if f.witness is not None:
             item["properties"] = {"witness": f.witness.to_json()}
         results.append(item)
-    return _log(rules, results)
+    notes = [
+        f"{u.policy.where}: could not decide {u.check} for `{u.policy.name}`: {u.reason}"
+        for u in result.undecided
+    ]
+    if result.interrupted:
+        notes.append(
+            f"interrupted by {result.interrupted} before {len(result.unlinted)} policies were "
+            "linted to the end"
+        )
+    return _log(rules, results, notes, bool(result.interrupted))
 
 
 DIFF_RULES = {
@@ -94,4 +121,5 @@ def diff_sarif(result: DiffResult) -> dict[str, Any]:
                 "properties": {"witness": cls.witness.to_json()},
             }
         )
-    return _log(rules, results)
+    notes = [] if result.complete else [f"the search was incomplete in {incompleteness(result)}"]
+    return _log(rules, results, notes, bool(result.interrupted))

@@ -170,7 +170,8 @@ def test_parallel_jobs_give_the_same_answers() -> None:
         ),
         (
             ["always-denies", V1, "--schema", SCHEMA, "--principal-type", "Robot"],
-            "no request environment of the schema matches",
+            "no request environment has principal type `Robot`; the schema's principal types "
+            "are `User`",
         ),
         (
             ["always-denies", V1, "--schema", SCHEMA, "--timeout", "0"],
@@ -265,8 +266,10 @@ def test_a_model_the_decoder_cannot_read_is_an_internal_error(
     monkeypatch.setattr(Decoder, "decode", broken)
     code, out, err = run("always-denies", V1, "--schema", SCHEMA, "--action", "GetList")
     assert code == 4 and out == ""
-    assert err.startswith("internal error (a bug in cedar-smt, please report it): ")
-    assert "cannot decode the solver's model: AttributeError: no such thing" in err
+    first, second = err.splitlines()
+    assert first.startswith("internal error: ")
+    assert "cannot decode the solver's model: AttributeError: no such thing" in first
+    assert second.startswith("this is a bug in cedar-smt: please report it")
     assert "Traceback" not in err
 
 

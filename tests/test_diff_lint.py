@@ -219,3 +219,64 @@ def test_diff_and_lint_on_example_sets(d: Path, fmt: str) -> None:
     assert code in (0, 1), out
     if fmt != "text":
         json.loads(out)
+
+
+ADDS_AND_REMOVES = [
+    str(FIXTURES / "diff" / "adds-and-removes" / "old.cedar"),
+    str(FIXTURES / "diff" / "adds-and-removes" / "new.cedar"),
+    "--schema",
+    str(FIXTURES / "schema.cedarschema"),
+]
+
+
+def test_diff_says_when_it_stops_at_the_class_limit() -> None:
+    """Two classes change in `read`; with --max-classes 1 the answer says it is incomplete,
+    and still exits 1: a change was proved."""
+    code, out = run("diff", *ADDS_AND_REMOVES, "--max-classes", "1")
+    assert code == 1
+    lines = out.splitlines()
+    assert (
+        'INCOMPLETE User, Action::"read", Doc  (stopped at the limit of 1 class; more requests '
+        "change decision; the classes below are not all of them)"
+    ) in lines
+    assert lines[-1] == (
+        "diff: at least 1 class of requests changes decision; the search was incomplete in 1 of "
+        "2 environments: 1 stopped at the limit of 1 class (raise --max-classes to find more)"
+    )
+    report = json.loads(run("diff", *ADDS_AND_REMOVES, "--max-classes", "1", "--json")[1])
+    assert (report["result"], report["complete"], report["max_classes"]) == ("changed", False, 1)
+    assert report["incomplete"] == [
+        {
+            "principal_type": "User",
+            "action": 'Action::"read"',
+            "resource_type": "Doc",
+            "stopped_by": "class-limit",
+            "reason": "stopped at the limit of 1 class; more requests change decision",
+        }
+    ]
+    sarif = json.loads(run("diff", *ADDS_AND_REMOVES, "--max-classes", "1", "--sarif")[1])
+    (invocation,) = sarif["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is True
+    (notification,) = invocation["toolExecutionNotifications"]
+    assert notification["message"]["text"].startswith("the search was incomplete in 1 of 2")
+    assert run("diff", *ADDS_AND_REMOVES)[0] == 1
+    assert json.loads(run("diff", *ADDS_AND_REMOVES, "--json")[1])["complete"] is True
+
+
+def test_diff_incomplete_without_a_change_exits_3() -> None:
+    """The solver gives up (a factoring it cannot do in a second): unknown, not "no change"."""
+    long_run = FIXTURES / "long-run"
+    args = [str(long_run / "empty.cedar"), str(long_run / "factor.cedar")]
+    args += ["--schema", str(long_run / "schema.cedarschema"), "--action", "view"]
+    code, out = run("diff", *args, "--timeout", "1")
+    assert code == 3
+    assert out.splitlines()[-1] == (
+        "diff: UNKNOWN: no change found, but the search was incomplete in 1 of 1 environment: "
+        "1 where the solver gave up (the solver stopped: timeout)"
+    )
+
+
+def test_diff_help_documents_the_class_limit() -> None:
+    code, out = run("diff", "--help")
+    assert code == 0
+    assert "--max-classes INTEGER RANGE" in out and "[default: 64; x>=1]" in " ".join(out.split())

@@ -139,9 +139,7 @@ def test_the_facade_from_the_installed_wheel(installed: Path, scratch: Path) -> 
     assert "site-packages" in where and str(scratch) not in where and str(ROOT) not in where
 
 
-def test_mypy_passes_on_the_packages_as_the_wheel_installs_them(
-    dist: Path, tmp_path: Path
-) -> None:
+def test_mypy_passes_on_the_packages_as_the_wheel_installs_them(dist: Path, tmp_path: Path) -> None:
     pytest.importorskip("mypy")
     with zipfile.ZipFile(wheel_of(dist)) as whl:
         whl.extractall(tmp_path)

@@ -1,30 +1,50 @@
 """What every `cedar-smt` command shares: error reporting, loading inputs, common options,
-exit codes and the progress bar."""
+exit codes, signals and the progress bar."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import math
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from cedar_smt.analyzer.results import InternalError
+from cedar_smt.analyzer.results import InternalError, Interrupted
 from cedar_smt.core import CedarError, PolicySet, Schema
+from cedar_smt.core.errors import LinkError
 from cedar_smt.core.files import read_text
+from cedar_smt.encoder.solver import leave_signals_to_python
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXIT_REFUTED = 1
 EXIT_BAD_INPUT = 2
-
+EXIT_UNKNOWN = 3
+EXIT_INTERNAL = 4
+EXIT_SIGNALLED = 128  # plus the signal's number: 130 for SIGINT, 143 for SIGTERM
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+DEBUG_VARIABLE = "CEDAR_SMT_DEBUG"  # set to 1 to see an internal error's traceback
 
 RECURSION_LIMIT = 10_000
+PROGRESS_FROM = 10  # show a progress bar from this many items, on a terminal
 
 
 def fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
 
 
 def reports_bad_input(fn: F) -> F:
@@ -45,35 +65,127 @@ def reports_bad_input(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM raise `Interrupted`; a second one ends the process.
+
+    A signal the process was started ignoring (a background job's SIGINT) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if received:  # the first is being handled, and the user insists
+            os._exit(EXIT_SIGNALLED + signum)
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {}
+    for s in STOP_SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            previous[s] = signal.signal(s, handler)
+    leave_signals_to_python()
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def exit_interrupted(err: KeyboardInterrupt) -> NoReturn:
+    """Exit 128 + the signal's number, after what was finished has been printed."""
+    stop = Interrupted.of(err)
+    click.echo(f"interrupted by {stop.signal_name}", err=True)
+    sys.exit(EXIT_SIGNALLED + stop.signum)
+
+
+def exit_internal(err: Exception) -> NoReturn:
+    """An exception nobody expected: one line saying so, where to report it, and exit 4."""
+    if isinstance(err, InternalError):
+        what = str(err)
+    else:
+        frames = traceback.extract_tb(err.__traceback__)
+        where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        what = f"{type(err).__name__}: {err}{where}"
+    debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    if debug:
+        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+    click.echo(f"internal error: {what}", err=True)
+    hint = "" if debug else f"; {DEBUG_VARIABLE}=1 shows the traceback"
+    click.echo(
+        f"this is a bug in cedar-smt: please report it {_report_to()}, with the command "
+        f"and its input files{hint}",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL)
+
+
+def _report_to() -> str:
+    """Where bugs go: the package's issue tracker when its metadata names one."""
+    try:
+        urls = importlib.metadata.metadata("cedar-smt").get_all("Project-URL") or []
+    except importlib.metadata.PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("issues", "bug tracker", "tracker"):
+            return f"at {url.strip()}"
+    return "to its maintainers"
+
+
 def load_schema(path: str | None) -> Schema | None:
     return Schema.from_file(path) if path else None
 
 
-def load_policies(path: str, links: str | None = None) -> PolicySet:
+def load_policies(path: str, links: str | None = None, *, note_templates: bool = True) -> PolicySet:
+    """The policies of `path`, with the templates `links` links (it may serve several files);
+    a note when the file has templates and no links are given."""
     policies = PolicySet.from_file(path)
     if links:
-        policies.link_json(read_text(links), source=links)
+        try:
+            policies.link_json(read_text(links), source=links)
+        except LinkError as err:
+            raise LinkError(
+                f"{err.message} in `{path}` (--template-links is applied to each policy file)",
+                source=err.source,
+                loc=err.loc,
+                text=err.text,
+            ) from None
+    elif (
+        policies.templates
+        and note_templates
+        and not any(p.template_id in policies.templates for p in policies)  # JSON has links
+    ):
+        count = len(policies.templates)
+        note(
+            f"`{path}` holds {count} template{'s' if count != 1 else ''}, analysed only when "
+            "linked (--template-links)"
+        )
     return policies
-
-
-EXIT_REFUTED = 1
-EXIT_UNKNOWN = 3
-EXIT_INTERNAL = 4
-PROGRESS_FROM = 10  # show a progress bar from this many request environments
 
 
 def with_progress(
     count: int, label: str, work: Callable[[Callable[[Any], None] | None], Any]
 ) -> Any:
-    """Run `work(on_done)`, with a progress bar on stderr when there are many items."""
-    try:
-        if count < PROGRESS_FROM:
-            return work(None)
-        with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
-            return work(lambda _: bar.update(1))
-    except InternalError as err:
-        click.echo(f"internal error (a bug in cedar-smt, please report it): {err}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    """Run `work(on_done)`, with a progress bar on stderr when it is a terminal and there are
+    many items."""
+    if count < PROGRESS_FROM or not sys.stderr.isatty():
+        return work(None)
+    with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
+        return work(lambda _: bar.update(1))
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A timeout must be a finite, positive number of seconds."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"`{value}` is not a finite number of seconds greater than 0")
+    return value
+
+
+def timeout_option(help: str) -> Callable[[F], F]:
+    return click.option("--timeout", type=float, callback=_seconds, metavar="SECONDS", help=help)
 
 
 required_schema = click.option(
@@ -98,23 +210,22 @@ def environment_filters(fn: F) -> F:
     )(fn)
 
 
+jobs_option = click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Parallel processes (at most one per request environment and per CPU).",
+)
+
+
 def analysis_options(fn: F) -> F:
     """The options every analysis takes."""
     decorators = [
         required_schema,
         environment_filters,
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            help="Seconds per environment.",
-        ),
-        click.option(
-            "--jobs",
-            type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
-            help="Parallel processes.",
-        ),
+        timeout_option("Seconds per environment."),
+        jobs_option,
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option(
             "--entities-exist",

@@ -211,7 +211,7 @@ def translate(
 
     Policies, templates, annotations and template links are kept. Exit 0, or 2 on bad input.
     """
-    policies = load_policies(policies_path, template_links)
+    policies = load_policies(policies_path, template_links, note_templates=False)
     if target == "json":
         if links_out:
             fail("--links-out goes with --to cedar (the JSON format holds the links)")

@@ -15,32 +15,55 @@ from cedar_smt.analyzer.cli.common import (
     EXIT_UNKNOWN,
     analysis_options,
     environment_filters,
+    exit_interrupted,
     fail,
+    jobs_option,
     load_policies,
     reports_bad_input,
+    timeout_option,
     with_progress,
 )
 from cedar_smt.analyzer.invariants import prove_rule
 from cedar_smt.analyzer.render import render_text
-from cedar_smt.analyzer.results import QueryResult, Verdict, overall
+from cedar_smt.analyzer.results import (
+    AnalysisInputError,
+    Interrupted,
+    QueryResult,
+    Verdict,
+    overall,
+)
 from cedar_smt.analyzer.runner import load_rule, select_environments
 from cedar_smt.core import Policy, PolicySet, Schema, request_environments
 
 COMMANDS: list[click.Command] = []
 
 
-def _select(policies: PolicySet, ident: str | None, path: str) -> Policy:
+def _select(policies: PolicySet, ident: str | None, path: str, option: str) -> Policy:
     """The policy named `ident` (id or @id), or the only one in the file."""
     found = list(policies)
+    if not found and policies.templates:
+        names = ", ".join(f"`{t.display_name}`" for t in policies.templates.values())
+        fail(
+            f"`{path}` holds only templates ({names}) and no policy: link them with "
+            "--template-links to analyse them"
+        )
     if ident is not None:
         named = [p for p in found if ident in (p.id, p.annotation_map.get("id"))]
         if len(named) != 1:
             fail(f"`{path}` has {'no' if not named else 'several'} policies named `{ident}`")
         return named[0]
     if len(found) != 1:
-        names = ", ".join(p.display_name for p in found) or "none"
-        fail(f"`{path}` holds {len(found)} policies ({names}); choose one with --policy")
+        names = ", ".join(f"`{p.display_name}`" for p in found)
+        what = f"{len(found)} policies ({names})" if found else "no policy"
+        fail(f"`{path}` holds {what}; choose one with {option}")
     return found[0]
+
+
+def _show(result: QueryResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(render_text(result))
 
 
 def _analyse(
@@ -53,13 +76,15 @@ def _analyse(
     kwargs = dict(filters, timeout=options["timeout"], jobs=options["jobs"])
     kwargs["entities_exist"] = options.get("entities_exist", False)
     kwargs.update(options.get("extra", {}))
-    result = with_progress(
-        count, "environments", lambda on_done: check(*args, schema, on_done=on_done, **kwargs)
-    )
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        click.echo(render_text(result))
+    try:
+        result = with_progress(
+            count, "environments", lambda on_done: check(*args, schema, on_done=on_done, **kwargs)
+        )
+    except Interrupted as err:
+        if isinstance(err.partial, QueryResult):
+            _show(err.partial, as_json)
+        exit_interrupted(err)
+    _show(result, as_json)
     sys.exit(
         {Verdict.HOLDS: 0, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[
             result.verdict
@@ -110,7 +135,8 @@ def _policy_command(name: str, check: Callable[..., QueryResult], summary: str) 
     @reports_bad_input
     def command(policies_path: str, ident: str | None, as_json: bool, **common: Any) -> None:
         options = _common(**common)
-        policy = _select(load_policies(policies_path, options["links"]), ident, policies_path)
+        policies = load_policies(policies_path, options["links"], note_templates=False)
+        policy = _select(policies, ident, policies_path, "--policy")
         _analyse(check, policy, as_json=as_json, options=options)
 
 
@@ -131,8 +157,19 @@ def _pair_command(name: str, check: Callable[..., QueryResult], summary: str) ->
         **common: Any,
     ) -> None:
         options = _common(**common)
-        a = _select(load_policies(first_path, options["links"]), ident_a, first_path)
-        b = _select(load_policies(second_path, options["links"]), ident_b, second_path)
+        links = options["links"]
+        a = _select(
+            load_policies(first_path, links, note_templates=False),
+            ident_a,
+            first_path,
+            "--policy-a",
+        )
+        b = _select(
+            load_policies(second_path, links, note_templates=False),
+            ident_b,
+            second_path,
+            "--policy-b",
+        )
         _analyse(check, a, b, as_json=as_json, options=options)
 
 
@@ -163,7 +200,12 @@ def _set_command(
             if conditional is None:
                 fail(f"`{name}` takes no --query")
             options["extra"]["query"] = query_text
-            _analyse(conditional, policies, as_json=as_json, options=options)
+            try:
+                _analyse(conditional, policies, as_json=as_json, options=options)
+            except AnalysisInputError as err:
+                if err.source == "query":  # the API's name for it
+                    err.source = "--query"
+                raise
         _analyse(check, policies, as_json=as_json, options=options)
 
 
@@ -244,12 +286,8 @@ _sets_command("disjoint", checks.check_disjoint, "Prove no request is allowed by
     help="Prove the rule for every set of up to this many permits and forbids.",
 )
 @environment_filters
-@click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per environment."
-)
-@click.option(
-    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel processes."
-)
+@timeout_option("Seconds per environment.")
+@jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
 @reports_bad_input
@@ -271,6 +309,7 @@ def prove_invariants(
     rule = load_rule(rule_spec)
     rule_results = prove_rule(rule, max_policies)
     set_results: list[QueryResult] = []
+    interrupted: Interrupted | None = None
     if policies_path is not None:
         if schema_path is None:
             fail("give --schema with POLICIES")
@@ -286,14 +325,17 @@ def prove_invariants(
         kwargs = {
             k: options[k] for k in ("principal_type", "action", "resource_type", "timeout", "jobs")
         }
-        for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
-
-            def run(_: Any, check: Callable[..., QueryResult] = check) -> QueryResult:
-                return check(
-                    policies, options["schema"], label=policies_path, rule=rule_spec, **kwargs
+        try:
+            for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
+                set_results.append(
+                    check(
+                        policies, options["schema"], label=policies_path, rule=rule_spec, **kwargs
+                    )
                 )
-
-            set_results.append(with_progress(0, "environments", run))
+        except Interrupted as err:
+            if isinstance(err.partial, QueryResult):
+                set_results.append(err.partial)
+            interrupted = err
     verdicts = [r.verdict for r in rule_results] + [r.verdict for r in set_results]
     verdict = overall(verdicts)
     rule_name = rule_spec or "Cedar's decision rule"
@@ -316,6 +358,8 @@ def prove_invariants(
         for q in set_results:
             click.echo(f"\n{q.query} for {policies_path}:")
             click.echo(render_text(q))
+    if interrupted is not None:
+        exit_interrupted(interrupted)
     sys.exit(
         {Verdict.HOLDS: 0, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
     )

@@ -28,10 +28,11 @@ from cedar_smt.analyzer.results import (
 )
 from cedar_smt.analyzer.runner import Operand, Problem, confirm, run, timeout_ms
 from cedar_smt.core.authorizer import decision_rule
-from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.policy import Effect, Policy, ScopeConstraint, ScopeEq
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
+from cedar_smt.core.values import EntityUID
 from cedar_smt.encoder.encoding import Compiled, EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
 from cedar_smt.encoder.errors import EncodeError
@@ -183,7 +184,15 @@ _CHECKS = ("never-matches", "always-matches", "redundant", "shadowed", "never-er
 
 
 class _EnvLint:
-    """Every check of every policy that can apply in one environment, on one solver."""
+    """Every check of every policy that can apply in one environment.
+
+    The policies are compiled once. Each check is a solve of its own, over only the policies
+    it involves: a policy's own checks over that policy alone, and whether removing it
+    changes a decision over the policies whose scopes can overlap with its own (two policies
+    naming different principals, or different resources, with `==` are never satisfied
+    together). The usual answer, a request where the policy alone decides, refutes three
+    checks at once: it is satisfiable, not redundant, and not shadowed.
+    """
 
     def __init__(
         self,
@@ -200,6 +209,7 @@ class _EnvLint:
         self.enc = EnvEncoding(universe, env)
         self.senv, self.f = self.enc.senv, self.enc.f
         self.universe = universe
+        self.encode_seconds = 0.0
 
     def run(self) -> None:
         start = time.perf_counter()
@@ -210,19 +220,10 @@ class _EnvLint:
                 compiled[i] = self.enc.policy(self.policies[i])
             except EncodeError as err:
                 failed[i] = f"unsupported: {err}"
-        f, senv = self.f, self.senv
-        notes = self.enc.notes([c.notes for c in compiled.values()])
-        solver = make_solver(self.universe.ctx, self.timeout_ms)
-        solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes))
-        self.solver = solver
+        self.compiled = compiled
+        overlap = _Overlap(self.policies, list(compiled))
         self.encode_seconds = time.perf_counter() - start
-        # a literal for each distinct term the checks assume
-        self.literals: dict[int, z3.BoolRef] = {}
-        sat = {i: self.literal(c.satisfied) for i, c in compiled.items()}
-        permits = [i for i in compiled if self.policies[i].effect is Effect.PERMIT]
-        forbids = [i for i in compiled if self.policies[i].effect is Effect.FORBID]
-        no_forbid = self.literal(f.not_(f.any([compiled[i].satisfied for i in forbids])))
-        some_permit = self.literal(f.any([compiled[j].satisfied for j in permits]))
+        f = self.f
         # which checks a policy gets depends on the whole set, as the plain path's queries do
         every_forbid = [j for j, q in enumerate(self.policies) if q.effect is Effect.FORBID]
         failed_forbid = next((failed[j] for j in failed if j in every_forbid), None)
@@ -233,34 +234,38 @@ class _EnvLint:
                 for check in _CHECKS:
                     self.record(i, check, Verdict.UNKNOWN, failed[i])
                 continue
-            c = compiled[i]
-            self.ask(i, "never-matches", [sat[i]])
-            self.ask(i, "always-matches", [f.not_(sat[i])])
-            # redundant: removing it changes some decision (for a permit: it alone allows;
-            # for a forbid: it alone denies what a permit allows)
+            near = overlap.with_(i)
+            permits = [j for j in near if self.policies[j].effect is Effect.PERMIT]
+            forbids = [j for j in near if self.policies[j].effect is Effect.FORBID]
+            sat_i = compiled[i].satisfied
+            none_of = [f.not_(compiled[j].satisfied) for j in forbids]
             if p.effect is Effect.PERMIT:
-                others = [f.not_(sat[j]) for j in permits if j != i]
-                self.ask(i, "redundant", [sat[i], *others, no_forbid], any_failed)
-                if every_forbid:  # shadowed: it never leads to Allow
-                    self.ask(i, "shadowed", [sat[i], no_forbid], failed_forbid)
+                # redundant unless it alone allows some request
+                others = [f.not_(compiled[j].satisfied) for j in permits]
+                alone = [sat_i, *others, *none_of]
+                shadow = [sat_i, *none_of] if every_forbid else None
+                shadow_failed = failed_forbid
             else:
-                others = [f.not_(sat[j]) for j in forbids if j != i]
-                self.ask(i, "redundant", [sat[i], some_permit, *others], any_failed)
-                if len(every_forbid) > 1:  # shadowed: another forbid applies whenever it does
-                    other_failed = next((failed[j] for j in failed if j in every_forbid), None)
-                    self.ask(i, "shadowed", [sat[i], *others], other_failed)
-            self.may_error(i, c)
-
-    def literal(self, term: z3.BoolRef) -> z3.BoolRef:
-        """A Boolean constant standing for `term` (asserted equal to it)."""
-        if z3.is_true(term) or z3.is_false(term):
-            return term
-        found = self.literals.get(term.get_id())
-        if found is None:
-            found = z3.Bool(f"lit!{len(self.literals)}", self.universe.ctx)
-            self.solver.add(found == term)
-            self.literals[term.get_id()] = found
-        return found
+                # redundant unless it alone denies some request a permit allows
+                some_permit = f.any([compiled[j].satisfied for j in permits])
+                alone = [sat_i, some_permit, *none_of]
+                shadow = [sat_i, *none_of] if len(every_forbid) > 1 else None
+                shadow_failed = next((failed[j] for j in failed if j in every_forbid), None)
+            checks = ["never-matches", "redundant"] + (["shadowed"] if shadow else [])
+            if any_failed is None and not all(self.refuted(i, c) for c in checks):
+                answer, seconds = self.solve(alone, [i, *near])
+                if answer == z3.sat:  # satisfiable, not redundant, not shadowed
+                    for check in checks:
+                        if not self.refuted(i, check):
+                            self.record(i, check, Verdict.REFUTED, solve=seconds)
+                else:
+                    self.settle(i, "redundant", answer, seconds)
+            self.ask(i, "redundant", alone, [i, *near], any_failed)
+            self.ask(i, "never-matches", [sat_i], [i])
+            if shadow is not None:
+                self.ask(i, "shadowed", shadow, [i, *forbids], shadow_failed)
+            self.ask(i, "always-matches", [f.not_(sat_i)], [i])
+            self.may_error(i)
 
     def record(
         self,
@@ -279,53 +284,68 @@ class _EnvLint:
         if self.on_check:
             self.on_check(check, result)
 
+    def answered(self, i: int, check: str) -> bool:
+        return any(r.env == self.env for r in self.answers[i][check])
+
     def refuted(self, i: int, check: str) -> bool:
-        """Refuted already in an earlier environment: the check's answer is known."""
+        """Refuted already (in an earlier environment, or here): the check's answer is known."""
         return any(r.verdict is Verdict.REFUTED for r in self.answers[i][check])
 
-    def solve(self, assumptions: list[z3.BoolRef]) -> tuple[Any, float]:
-        """The solver's answer under the assumptions (each made a literal), and its time."""
-        t0 = time.perf_counter()
-        if any(z3.is_false(a) for a in assumptions):
-            return z3.unsat, 0.0
-        live = [a if _is_literal(a) else self.literal(a) for a in assumptions if not z3.is_true(a)]
-        return solve_under(self.solver, *live), time.perf_counter() - t0
+    def solver_for(self, involved: list[int]) -> z3.Solver:
+        """A solver holding what the formulas of the `involved` policies assume."""
+        senv = self.senv
+        notes = self.enc.notes([self.compiled[j].notes for j in involved])
+        solver = make_solver(self.universe.ctx, self.timeout_ms)
+        solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes))
+        return solver
 
-    def ask(
-        self, i: int, check: str, assumptions: list[z3.BoolRef], unsupported: str | None = None
-    ) -> None:
-        """A check that holds iff no request meets the assumptions (unknown when a policy it
-        involves cannot be encoded here: `unsupported` says which)."""
-        if self.refuted(i, check):
-            return
-        if unsupported is not None:
-            self.record(i, check, Verdict.UNKNOWN, unsupported)
-            return
-        answer, seconds = self.solve(assumptions)
+    def solve(
+        self, formulas: list[z3.BoolRef], involved: list[int]
+    ) -> tuple[z3.CheckSatResult, float]:
+        """Whether some request meets every formula (over the `involved` policies' terms)."""
+        t0 = time.perf_counter()
+        if any(z3.is_false(a) for a in formulas):
+            return z3.unsat, 0.0
+        self.solver = self.solver_for(involved)
+        self.solver.add(*(a for a in formulas if not z3.is_true(a)))
+        return solve_under(self.solver), time.perf_counter() - t0
+
+    def settle(self, i: int, check: str, answer: z3.CheckSatResult, seconds: float) -> None:
         if answer == z3.unsat:
             self.record(i, check, Verdict.HOLDS, solve=seconds)
         elif answer == z3.sat:
             self.record(i, check, Verdict.REFUTED, solve=seconds)
         else:
-            self.record(
-                i, check, Verdict.UNKNOWN, _unknown(self.solver, self.timeout_ms), solve=seconds
-            )
+            reason = _unknown(self.solver, self.timeout_ms)
+            self.record(i, check, Verdict.UNKNOWN, reason, solve=seconds)
 
-    def may_error(self, i: int, c: Compiled) -> None:
+    def ask(
+        self,
+        i: int,
+        check: str,
+        formulas: list[z3.BoolRef],
+        involved: list[int],
+        unsupported: str | None = None,
+    ) -> None:
+        """A check that holds iff no request meets the formulas (unknown when a policy it
+        involves cannot be encoded here: `unsupported` says which). Skipped when answered."""
+        if self.refuted(i, check) or self.answered(i, check):
+            return
+        if unsupported is not None:
+            self.record(i, check, Verdict.UNKNOWN, unsupported)
+            return
+        self.settle(i, check, *self.solve(formulas, involved))
+
+    def may_error(self, i: int) -> None:
         """Whether the policy can error when every entity it reads exists; the witness of the
         first environment where it can is decoded, replayed and shrunk."""
         if self.refuted(i, "never-errors"):
             return
-        senv = self.senv
+        senv, c = self.senv, self.compiled[i]
         own = self.enc.notes([c.notes])
-        exist = [self.literal(e) for e in senv.existence_assumptions(own)]
-        answer, seconds = self.solve([c.sym.err, *exist])
-        if answer == z3.unsat:
-            self.record(i, "never-errors", Verdict.HOLDS, solve=seconds)
-            return
+        answer, seconds = self.solve([c.sym.err, *senv.existence_assumptions(own)], [i])
         if answer != z3.sat:
-            reason = _unknown(self.solver, self.timeout_ms)
-            self.record(i, "never-errors", Verdict.UNKNOWN, reason, solve=seconds)
+            self.settle(i, "never-errors", answer, seconds)
             return
         t0 = time.perf_counter()
         p = self.policies[i]
@@ -346,11 +366,39 @@ class _EnvLint:
         )
 
 
-def _is_literal(a: z3.BoolRef) -> bool:
-    """A Boolean constant or its negation (what the solver takes as an assumption)."""
-    if z3.is_not(a):
-        a = a.arg(0)
-    return z3.is_const(a) and not z3.is_true(a) and not z3.is_false(a)
+class _Overlap:
+    """Which policies of an environment can be satisfied together with a given one, as far as
+    their scopes tell: `principal == A` and `principal == B` (or `is` another type) never are,
+    and the same for the resource. The others may be (the store is any store)."""
+
+    def __init__(self, policies: tuple[Policy, ...], indexes: list[int]) -> None:
+        self.policies = policies
+        self.indexes = indexes
+        self.by_principal: dict[EntityUID | None, list[int]] = defaultdict(list)
+        self.by_resource: dict[EntityUID | None, list[int]] = defaultdict(list)
+        for i in indexes:
+            self.by_principal[_named(policies[i].principal)].append(i)
+            self.by_resource[_named(policies[i].resource)].append(i)
+
+    def with_(self, i: int) -> list[int]:
+        """The other policies whose scopes can overlap with policy `i`'s, in their order."""
+        p = self.policies[i]
+        candidates = set(self.indexes)
+        for named, index in (
+            (_named(p.principal), self.by_principal),
+            (_named(p.resource), self.by_resource),
+        ):
+            if named is not None:
+                candidates &= {*index.get(named, ()), *index.get(None, ())}
+        candidates.discard(i)
+        return sorted(candidates)
+
+
+def _named(scope: ScopeConstraint) -> EntityUID | None:
+    """The one entity a principal or resource scope names with `==`, if it does."""
+    if isinstance(scope, ScopeEq) and isinstance(scope.entity, EntityUID):
+        return scope.entity
+    return None
 
 
 def _unknown(solver: z3.Solver, timeout_ms: int | None) -> str:

@@ -256,21 +256,33 @@ def compile_apply2(op: BinaryOp, a: Sym, b: Sym, env: SymEnv) -> Sym:
 
 
 def compile_like(a: Sym, pattern: Pattern, env: SymEnv) -> Sym:
-    u = env.u
-    parts = []
-    run: list[str] = []
-    for e in pattern.elems:
-        if e is None:
-            if run:
-                parts.append(z3.Re(u.string("".join(run))))
-                run = []
-            parts.append(z3.Full(z3.ReSort(z3.StringSort(u.ctx))))
-        else:
-            run.append(e)
-    if run or not parts:
-        parts.append(z3.Re(u.string("".join(run))))
-    regex = parts[0] if len(parts) == 1 else z3.Concat(*parts)
-    return env.f.after([a], z3.InRe(a.value, regex), BOOL)
+    """`a like pattern` as core's matcher decides it (`Pattern.matches`): the first run of the
+    pattern starts the string, the last ends it, and each run between is found, leftmost,
+    after the one before (`*abc*` is `contains`). Prefixes, suffixes, `contains` and `indexof`
+    are far easier for Z3's string solver than the equivalent regular expression, above all
+    negated (a lint check over a few dozen `like` policies ran out of time as regular
+    expressions)."""
+    u, f = env.u, env.f
+    s = a.value
+    runs = pattern.segments()
+    if len(runs) == 1:  # no wildcard
+        return f.after([a], f.eq(s, u.string(runs[0])), BOOL)
+    first, *middle, last = runs
+    if not first and not last and len(middle) <= 1:  # `*`, `*abc*`: what Z3 knows best
+        return f.after([a], z3.Contains(s, u.string(middle[0] if middle else "")), BOOL)
+    length = z3.Length(s)
+    parts = [length >= len(first) + len(last)]
+    if first:
+        parts.append(z3.PrefixOf(u.string(first), s))
+    if last:
+        parts.append(z3.SuffixOf(u.string(last), s))
+    pos: z3.ArithRef = z3.IntVal(len(first), u.ctx)
+    end = length - len(last)
+    for run in middle:
+        at = z3.IndexOf(s, u.string(run), pos)
+        parts += [at >= 0, at + len(run) <= end]
+        pos = at + len(run)
+    return f.after([a], f.and_(*parts), BOOL)
 
 
 def compile_is_type(a: Sym, entity_type: str, env: SymEnv) -> Sym:

@@ -21,7 +21,7 @@ from cedar_smt.core.types import STRING, EntityType
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
 from cedar_smt.encoder.env import SymEnv
 from cedar_smt.encoder.factory import Factory, Sym
-from cedar_smt.encoder.solver import make_solver
+from cedar_smt.encoder.solver import check, make_solver
 
 
 def pin(env: SymEnv, request: Request, entities: Entities) -> list[z3.BoolRef]:
@@ -90,7 +90,7 @@ def disagreements(
     solver = make_solver(env.u.ctx, timeout_ms)
     solver.add(*pin(env, request, entities))
     solver.add(*hierarchy_assumptions(env), *env.input_assumptions())
-    consistent = solver.check()
+    consistent = check(solver)
     if consistent != z3.sat:
         return [f"the pinned environment is not satisfiable ({consistent})"]
     labels, differs = [], []
@@ -101,7 +101,7 @@ def disagreements(
     allowed = is_authorized(request, [p for p, _ in compiled], entities).allowed
     labels.append(f"decision ({'allow' if allowed else 'deny'})")
     differs.append(f.not_(decision) if allowed else decision)
-    result = solver.check(f.or_(*differs))
+    result = check(solver, f.or_(*differs))
     if result == z3.unsat:
         return []
     if result != z3.sat:

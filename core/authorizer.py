@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Generic, TypeVar
 
 from cedar_smt.core.compiled import closure
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.errors import EvaluationError
 from cedar_smt.core.evaluator import evaluate
@@ -55,6 +56,7 @@ class PolicyResult:
     error: str | None = None
 
 
+@room_for_depth()
 def evaluate_policy(
     policy: Policy, request: Request, entities: Entities, *, reference: bool = False
 ) -> PolicyResult:
@@ -85,6 +87,7 @@ class Response:
         return self.decision == "allow"
 
 
+@room_for_depth()
 def is_authorized(
     request: Request,
     policies: PolicySet | Iterable[Policy],

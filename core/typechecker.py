@@ -40,6 +40,7 @@ from cedar_smt.core.ast import (
     assert_never,
     to_source,
 )
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import ExtensionError, Loc
 from cedar_smt.core.ext.datetime import parse_datetime, parse_duration
 from cedar_smt.core.ext.decimal import parse_decimal
@@ -669,6 +670,7 @@ def _entity_literals(x: Expr) -> list[EntityUID] | None:
     return None
 
 
+@room_for_depth()
 def type_errors(
     policy: Policy, env: RequestEnv, schema: Schema
 ) -> tuple[Expr, list[TypeCheckError]]:
@@ -685,6 +687,7 @@ def type_errors(
     return typed, checker.errors + checker.quiet
 
 
+@room_for_depth()
 def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
     """The policy's expression, typed in `env`; raises the first TypeCheckError if it does not
     typecheck. The result's type is `Bool` or one of its singletons; `False` means the policy
@@ -696,6 +699,7 @@ def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
     return typed
 
 
+@room_for_depth()
 def applies(policy: Policy, env: RequestEnv, schema: Schema) -> bool:
     """Whether the policy's scope can match some request of this environment."""
     checker = _Checker(schema, env)

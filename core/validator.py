@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cedar_smt.core.ast import Expr, Is, Lit, Slot, children
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import Loc
 from cedar_smt.core.policy import (
     Policy,
@@ -83,6 +84,7 @@ class Validator:
     def environments(self) -> list[RequestEnv]:
         return request_environments(self.schema)
 
+    @room_for_depth()
     def policy_errors(self, policy: Policy) -> list[ValidationError]:
         """Every error in the policy, as Cedar finds them (one mistake does not hide another),
         each once however many environments it occurs in, in the order of their places."""
@@ -117,6 +119,7 @@ class Validator:
             problems.values(), key=lambda e: (e.loc.line, e.loc.column) if e.loc else (0, 0)
         )
 
+    @room_for_depth()
     def validate(self, policies: PolicySet | Iterable[Policy]) -> ValidationResult:
         items = list(policies)
         if isinstance(policies, PolicySet):

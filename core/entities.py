@@ -10,11 +10,11 @@ than the store (100,000 entities in 50 levels of two parents each: some 2.5 bill
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cedar_smt.core.bulk import paused_gc
 from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import CedarError, EntitiesError
 from cedar_smt.core.files import read_text
@@ -71,7 +71,13 @@ class Entities(Mapping[EntityUID, Entity]):
         self._entities = by_uid
         self._closed: dict[EntityUID, Entity] = {}  # entities with their ancestors, as asked
         self._kept = 0  # ancestors held in `_closed`
-        self._lock = threading.Lock()  # for `_closed`, which lookups change
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_entities": self._entities}  # ancestors are found again where it is read
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._entities = state["_entities"]
+        self._closed, self._kept = {}, 0
 
     # Mapping protocol
     def __getitem__(self, uid: EntityUID) -> Entity:
@@ -104,13 +110,15 @@ class Entities(Mapping[EntityUID, Entity]):
         return frozenset(found)
 
     def _keep(self, closed: Entity) -> None:
-        with self._lock:
-            if self._closed.setdefault(closed.uid, closed) is not closed:
-                return
-            self._kept += len(closed.ancestors)
-            while self._kept > ANCESTORS_KEPT and len(self._closed) > 1:  # the oldest go first
-                oldest = next(iter(self._closed))
-                self._kept -= len(self._closed.pop(oldest).ancestors)
+        if self._closed.setdefault(closed.uid, closed) is not closed:
+            return
+        self._kept += len(closed.ancestors)
+        while self._kept > ANCESTORS_KEPT and len(self._closed) > 1:  # the oldest go first
+            try:
+                oldest = self._closed.pop(next(iter(self._closed)))
+            except (RuntimeError, StopIteration, KeyError):  # another thread is at it
+                break
+            self._kept -= len(oldest.ancestors)
 
     def __iter__(self) -> Iterator[EntityUID]:
         return iter(self._entities)
@@ -145,6 +153,11 @@ class Entities(Mapping[EntityUID, Entity]):
         source: str | None = None,
     ) -> Entities:
         """Read Cedar entity JSON (text or already-decoded list), optionally against a schema."""
+        with paused_gc():
+            return cls._read(data, schema, source)
+
+    @classmethod
+    def _read(cls, data: str | list[Any], schema: Schema | None, source: str | None) -> Entities:
         text = data if isinstance(data, str) else None
         try:
             items = loads(data, "entities") if isinstance(data, str) else data

@@ -8,6 +8,7 @@ a library caller does not), on input as deep as Cedar's own parser reads.
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from collections.abc import Iterator
 
@@ -183,3 +184,13 @@ def test_a_cycle_is_found_in_a_large_store() -> None:
     items[0]["parents"] = [{"type": "G", "id": "99-0"}]
     with pytest.raises(EntitiesError, match="the entity hierarchy has a cycle containing"):
         Entities.from_json(items)
+
+
+def test_a_store_pickles_without_the_ancestors_it_found() -> None:
+    """Analyses send stores to worker processes: a store travels without its remembered
+    ancestors, and finds them again where it arrives."""
+    store = Entities.from_json(json.dumps(_layered_store(200, 10, 2)))
+    uid = EntityUID("G", "9-3")
+    ancestors = store.ancestors_or_empty(uid)
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy._closed == {} and copy.ancestors_or_empty(uid) == ancestors

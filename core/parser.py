@@ -47,6 +47,7 @@ from cedar_smt.core.ast import (
     Var,
     VarRef,
 )
+from cedar_smt.core.bulk import paused_gc
 from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import Loc, ParseError, show_char
 from cedar_smt.core.errors import shorten as _shown
@@ -785,6 +786,11 @@ def parse_raw(text: str) -> list[_Raw]:
 
 def parse_policies(text: str, source: str | None = None) -> list[Policy]:
     """Parse a policy set; policies are named `policy0`, `policy1`, ... in order."""
+    with paused_gc():
+        return _policies(text, source)
+
+
+def _policies(text: str, source: str | None) -> list[Policy]:
     try:
         raws = parse_raw(text)
     except ParseError as err:

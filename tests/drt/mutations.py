@@ -10,13 +10,17 @@ mistake the parser must judge as Cedar does to come up.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .generators import generate
@@ -94,21 +98,33 @@ ENTITIES = (
 )
 
 
+def _suite() -> ModuleType:
+    """tests/integration_suite.py, which pytest puts on the path and `python -m tests.drt`
+    does not."""
+    found = sys.modules.get("integration_suite")
+    if found is None:
+        spec = importlib.util.spec_from_file_location("integration_suite", _SUITE)
+        assert spec is not None and spec.loader is not None
+        found = sys.modules["integration_suite"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(found)
+    return found
+
+
+_SUITE = Path(__file__).resolve().parent.parent / "integration_suite.py"
+
+
 @cache
 def _corpus() -> tuple[str, ...]:
-    from integration_suite import available, corpus_names
-
-    return tuple(corpus_names()) if available() else ()
+    suite = _suite()
+    return tuple(suite.corpus_names()) if suite.available() else ()
 
 
 def corpus_source(rng: random.Random) -> tuple[str, list[Any], list[Any], str] | None:
-    from integration_suite import corpus_test
-
     names = _corpus()
     if not names:
         return None
     name = rng.choice(names)
-    test = corpus_test(name)
+    test = _suite().corpus_test(name)
     keys = ("principal", "action", "resource", "context")
     requests = [{k: r[k] for k in keys if k in r} for r in test.requests]
     return test.policies, requests, json.loads(test.entities), f"corpus {name}"

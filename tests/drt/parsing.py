@@ -12,14 +12,18 @@ cedarpy overflows its stack, killing its process, on a few hundred nested bracke
 thousand nested `if` or (writing its JSON form) some 20,000 chained operators: a text that
 nests deeper than `SAFE_DEPTH` brackets or holds more than `SAFE_IFS` `if`s or `SAFE_CHAIN`
 operators is handed to cedarpy in a child process, and a text that kills that process is
-unusable. Where Cedar's evaluator reports `recursion limit reached` (its evaluator's limit is
-set by its stack, not by the language), answers are not compared.
+unusable. So is a text longer than `SAFE_LENGTH`: Cedar keeps a copy of the text with each
+error it finds, and 50,000 bad escapes in a 100 KB text took it 9.5 GB and 20 s; the child
+may use `CHILD_MEMORY` bytes of address space. Where Cedar's evaluator reports `recursion
+limit reached` (its evaluator's limit is set by its stack, not by the language), answers are
+not compared.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import resource
 import select
 import subprocess
 import sys
@@ -51,6 +55,8 @@ from .sides import Mismatch, Outcome, answer, cedar_answer, crash_text
 SAFE_DEPTH = 400  # cedarpy's parser survives about 660 nested brackets
 SAFE_IFS = 2_500  # and about 4,400 nested `if`
 SAFE_CHAIN = 8_000  # and, writing its JSON form, 15,000 chained operators (not 20,000)
+SAFE_LENGTH = 20_000  # characters
+CHILD_MEMORY = 4 << 30
 CHILD_SECONDS = 300
 RECURSION_LIMIT = "recursion limit reached"
 
@@ -251,6 +257,7 @@ class _Child:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
+                preexec_fn=_limit_memory,
             )
         process = self.process
         assert process.stdin is not None and process.stdout is not None
@@ -270,6 +277,10 @@ class _Child:
         return json.loads(line)  # type: ignore[no-any-return]
 
 
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+
+
 _child = _Child()
 
 
@@ -286,6 +297,7 @@ def check_parsing(case: TextCase) -> Outcome:
     counts[f"source: {source}"] += 1
     deepest, ifs, operators = nesting(case.text)
     isolated = deepest > SAFE_DEPTH or ifs > SAFE_IFS or operators > SAFE_CHAIN
+    isolated |= len(case.text) > SAFE_LENGTH
     started = time.monotonic()
     try:
         ours = our_reading(case)

@@ -20,6 +20,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import Loc
 from cedar_smt.core.types import SchemaType
 from cedar_smt.core.values import Value, escape_string, record_key, to_cedar
@@ -330,6 +331,7 @@ def _attr(name: str) -> str:
     return f'["{escape_string(name)}"]'
 
 
+@room_for_depth()
 def to_source(e: Expr) -> str:
     """Cedar text for an expression; fully parenthesised, so it reads back to the same tree."""
     match e:

@@ -1,16 +1,21 @@
 """Entities: the entity store a request is evaluated against.
 
 Read from Cedar's entity JSON (a list of `{"uid", "attrs", "parents", "tags"?}`), optionally
-against a schema (which then also supplies the action entities and their groups). Ancestors
-are closed transitively when the store is built; a cycle in the hierarchy is an error.
+against a schema (which then also supplies the action entities and their groups). A cycle in
+the hierarchy is an error, found when the store is built. An entity's ancestors (its parents,
+theirs, and so on) are found when first asked for, and kept within a budget: in a hierarchy
+where entities have several parents, the ancestors of every entity together can be far more
+than the store (100,000 entities in 50 levels of two parents each: some 2.5 billion pairs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cedar_smt.core.bulk import paused_gc
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import CedarError, EntitiesError
 from cedar_smt.core.files import read_text
 from cedar_smt.core.json_text import JsonValueError, loads, locate_item
@@ -49,8 +54,11 @@ def is_action_type(type_name: str) -> bool:
     return type_name == "Action" or type_name.endswith("::Action")
 
 
+ANCESTORS_KEPT = 2_000_000  # ancestors remembered, over all entities asked about
+
+
 class Entities(Mapping[EntityUID, Entity]):
-    """An immutable entity store with ancestors closed transitively."""
+    """An immutable entity store; an entity it gives has its ancestors filled in."""
 
     def __init__(self, entities: Iterable[Entity] = ()) -> None:
         by_uid: dict[EntityUID, Entity] = {}
@@ -59,11 +67,58 @@ class Entities(Mapping[EntityUID, Entity]):
             if prior is not None and prior != e:
                 raise EntitiesError(f"duplicate entity entry `{e.uid}`")
             by_uid[e.uid] = e
-        self._entities = _close(by_uid)
+        _check_acyclic(by_uid)
+        self._entities = by_uid
+        self._closed: dict[EntityUID, Entity] = {}  # entities with their ancestors, as asked
+        self._kept = 0  # ancestors held in `_closed`
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_entities": self._entities}  # ancestors are found again where it is read
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._entities = state["_entities"]
+        self._closed, self._kept = {}, 0
 
     # Mapping protocol
     def __getitem__(self, uid: EntityUID) -> Entity:
-        return self._entities[uid]
+        closed = self._closed.get(uid)
+        if closed is not None:
+            return closed
+        e = self._entities[uid]
+        ancestors = self._ancestors(e)
+        closed = e if e.ancestors == ancestors else replace(e, ancestors=ancestors)
+        self._keep(closed)
+        return closed
+
+    def _ancestors(self, e: Entity) -> frozenset[EntityUID]:
+        """Every entity above `e`, by a search that reuses the ancestors already found."""
+        entities, closed = self._entities, self._closed
+        found: set[EntityUID] = set()
+        pending = list(e.parents)
+        while pending:
+            uid = pending.pop()
+            if uid in found:
+                continue
+            found.add(uid)
+            known = closed.get(uid)
+            if known is not None:
+                found |= known.ancestors
+                continue
+            other = entities.get(uid)
+            if other is not None:
+                pending.extend(other.parents)
+        return frozenset(found)
+
+    def _keep(self, closed: Entity) -> None:
+        if self._closed.setdefault(closed.uid, closed) is not closed:
+            return
+        self._kept += len(closed.ancestors)
+        while self._kept > ANCESTORS_KEPT and len(self._closed) > 1:  # the oldest go first
+            try:
+                oldest = self._closed.pop(next(iter(self._closed)))
+            except (RuntimeError, StopIteration, KeyError):  # another thread is at it
+                break
+            self._kept -= len(oldest.ancestors)
 
     def __iter__(self) -> Iterator[EntityUID]:
         return iter(self._entities)
@@ -76,8 +131,10 @@ class Entities(Mapping[EntityUID, Entity]):
 
     # what the evaluator asks
     def ancestors_or_empty(self, uid: EntityUID) -> frozenset[EntityUID]:
-        e = self._entities.get(uid)
-        return e.ancestors if e is not None else frozenset()
+        closed = self._closed.get(uid)
+        if closed is not None:
+            return closed.ancestors
+        return self[uid].ancestors if uid in self._entities else frozenset()
 
     def attrs_or_empty(self, uid: EntityUID) -> Record:
         e = self._entities.get(uid)
@@ -88,6 +145,7 @@ class Entities(Mapping[EntityUID, Entity]):
         return e.tags if e is not None else _EMPTY_RECORD
 
     @classmethod
+    @room_for_depth(EntitiesError)
     def from_json(
         cls,
         data: str | list[Any],
@@ -95,6 +153,11 @@ class Entities(Mapping[EntityUID, Entity]):
         source: str | None = None,
     ) -> Entities:
         """Read Cedar entity JSON (text or already-decoded list), optionally against a schema."""
+        with paused_gc():
+            return cls._read(data, schema, source)
+
+    @classmethod
+    def _read(cls, data: str | list[Any], schema: Schema | None, source: str | None) -> Entities:
         text = data if isinstance(data, str) else None
         try:
             items = loads(data, "entities") if isinstance(data, str) else data
@@ -124,11 +187,11 @@ class Entities(Mapping[EntityUID, Entity]):
         return f"Entities({list(self._entities)!r})"
 
 
-def _close(by_uid: dict[EntityUID, Entity]) -> dict[EntityUID, Entity]:
-    """Give every entity its transitive ancestors; a cycle is an error."""
-    closed: dict[EntityUID, frozenset[EntityUID]] = {}
+def _check_acyclic(by_uid: dict[EntityUID, Entity]) -> None:
+    """A cycle in the hierarchy is an error; found in time and memory linear in the store."""
+    done: set[EntityUID] = set()
     for root in by_uid:
-        if root in closed:
+        if root in done:
             continue
         # iterative depth-first search, so deep hierarchies cannot exhaust the stack
         on_path: set[EntityUID] = {root}
@@ -139,22 +202,12 @@ def _close(by_uid: dict[EntityUID, Entity]) -> dict[EntityUID, Entity]:
             if nxt is None:
                 stack.pop()
                 on_path.discard(uid)
-                acc: set[EntityUID] = set()
-                for p in by_uid[uid].parents:
-                    acc.add(p)
-                    acc |= closed.get(p, frozenset())
-                closed[uid] = frozenset(acc)
+                done.add(uid)
             elif nxt in on_path:
                 raise EntitiesError(f"the entity hierarchy has a cycle containing `{nxt}`")
-            elif nxt in by_uid and nxt not in closed:
+            elif nxt in by_uid and nxt not in done:
                 on_path.add(nxt)
                 stack.append((nxt, iter(by_uid[nxt].parents)))
-    return {
-        uid: e
-        if e.ancestors == closed[uid]
-        else Entity(e.uid, e.attrs, e.parents, e.tags, closed[uid])
-        for uid, e in by_uid.items()
-    }
 
 
 def _field(item: dict[str, Any], key: str, where: str) -> Any:

@@ -10,6 +10,7 @@ and the authorizer turns it into data in the response.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -25,6 +26,23 @@ class Loc:
 
     def __str__(self) -> str:
         return f"{self.line}:{self.column}"
+
+
+def show_char(ch: str) -> str:
+    """A character for a message: itself in backticks, or its code point (and name) when it
+    would not be seen (`U+FEFF (byte order mark)`)."""
+    if ch.isprintable() and not ch.isspace():
+        return f"`{ch}`"
+    name = "byte order mark" if ch == "\ufeff" else unicodedata.name(ch, "").lower()
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """`text`, or its start and its length when it is longer than `limit`."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
+
+
+SHOWN_LINE = 160  # characters of a longer line shown under a message
 
 
 class CedarError(Exception):
@@ -62,16 +80,22 @@ class CedarError(Exception):
         return f"{where}: {self.message}" if where else self.message
 
     def render(self) -> str:
-        """The one-line message, then the offending line with a caret under the column."""
+        """The one-line message, then the offending line with a caret under the column (a
+        long line is shown around it)."""
         head = str(self)
         if self.loc is None or self.text is None:
             return head
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # as places count lines
         if not 1 <= self.loc.line <= len(lines):
             return head
-        line = lines[self.loc.line - 1].replace("\t", " ")
-        caret = " " * (self.loc.column - 1) + "^"
-        return f"{head}\n  {line}\n  {caret}"
+        line, column = lines[self.loc.line - 1].rstrip("\r"), self.loc.column - 1
+        if len(line) > SHOWN_LINE:
+            first = max(0, min(column - SHOWN_LINE // 2, len(line) - SHOWN_LINE))
+            line, column = line[first : first + SHOWN_LINE], column - first
+            if first > 0:
+                line = "..." + line[3:]
+        line = "".join(c if c.isprintable() else " " for c in line)
+        return f"{head}\n  {line}\n  {' ' * column}^"
 
 
 class ParseError(CedarError):

@@ -30,6 +30,7 @@ from cedar_smt.core.ast import (
     VarRef,
     assert_never,
 )
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.errors import ErrorKind, EvaluationError
 from cedar_smt.core.ext.datetime import Datetime, Duration
@@ -197,6 +198,7 @@ def get_attr(v: Value, attr: str, es: Entities) -> Value:
     )
 
 
+@room_for_depth()
 def evaluate(e: Expr, req: Request, es: Entities) -> Value:
     match e:
         case Lit(value=v):

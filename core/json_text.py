@@ -1,6 +1,11 @@
 """JSON text as Cedar reads it: duplicate keys and deep nesting refused, and the line and
 column of a list's items and an object's members, so that every JSON reader (values,
 entities, requests, template links, schemas, policies) can place its errors.
+
+`decode` is the one way JSON text is read: it refuses, each with one located message, what
+Python's decoder would report as an invisible character or not report at all (a byte order
+mark, which Cedar does not read either; a number of more digits than Python converts, which
+would escape as a `ValueError`).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from cedar_smt.core.errors import CedarError, Loc
+from cedar_smt.core.errors import CedarError, Loc, shorten, show_char
 
 
 class JsonValueError(CedarError):
@@ -127,9 +132,64 @@ def loads(text: str, what: str) -> Any:
             "lists and objects",
             loc=deep,
         )
+    return decode(text, no_duplicates, what)
+
+
+class _TooManyDigits(Exception):
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _integer(literal: str) -> int:
     try:
-        return json.loads(text, object_pairs_hook=no_duplicates)
+        return int(literal)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits())
+        raise _TooManyDigits(literal) from None
+
+
+def decode(
+    text: str,
+    pairs_hook: Any,
+    what: str | None,
+    error: type[CedarError] = JsonValueError,
+) -> Any:
+    """`json.loads`, every problem an `error` at its place, its message naming `what` was read
+    (`entities is not valid JSON: ...`; with no `what`, `invalid JSON: ...`)."""
+    invalid = f"{what} is not valid JSON: " if what else "invalid JSON: "
+    about = f"{what}: " if what else ""
+    if text.startswith("\ufeff"):
+        raise error(
+            f"{about}the text starts with a byte order mark (U+FEFF), which Cedar does not "
+            "read; save it as UTF-8 without one",
+            loc=Loc(1, 1, 0, 1),
+        )
+    try:
+        return json.loads(text, object_pairs_hook=pairs_hook, parse_int=_integer)
     except json.JSONDecodeError as err:
-        raise JsonValueError(
-            f"{what} is not valid JSON: {err.msg}", loc=Loc(err.lineno, err.colno)
+        found = text[err.pos] if err.pos < len(text) else None
+        message = err.msg[:1].lower() + err.msg[1:]
+        if message == "invalid control character at" and found is not None:
+            message = f"the control character {show_char(found)} must be escaped in a string"
+        elif found is not None and not found.isprintable():
+            message += f" (found {show_char(found)})"
+        raise error(
+            f"{invalid}{message}", loc=Loc(err.lineno, err.colno, err.pos, err.pos + 1)
         ) from None
+    except _TooManyDigits as err:
+        digits = len(err.literal.lstrip("-"))
+        raise error(
+            f"{about}the number `{shorten(err.literal)}` has {digits:,} digits, "
+            "far more than a Cedar value holds",
+            loc=_number_at(text, err.literal),
+        ) from None
+
+
+_NUMBER = re.compile(_STRING.pattern + r"|-?[0-9]+")
+
+
+def _number_at(text: str, literal: str) -> Loc | None:
+    """Where the number `literal` is written in the JSON text, outside strings."""
+    for m in _NUMBER.finditer(text):
+        if m.group() == literal:
+            return loc_at(text, m.start())
+    return None

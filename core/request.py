@@ -6,10 +6,12 @@ asked not to) the request is checked against the action's `appliesTo`.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from cedar_smt.core.ast import Var
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import CedarError, RequestError
 from cedar_smt.core.json_text import member_locations
 from cedar_smt.core.json_values import (
@@ -19,6 +21,8 @@ from cedar_smt.core.json_values import (
 )
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.values import EntityUID, Record, Value, to_json
+
+_KEYS = ("principal", "action", "resource", "context")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class Request:
         return self.context
 
     @classmethod
+    @room_for_depth(RequestError)
     def from_json(
         cls,
         obj: dict[str, Any],
@@ -52,11 +57,24 @@ class Request:
         Entities may be written `{"type", "id"}`, `{"__entity": {...}}` or `'Type::"id"'`.
         Given the JSON `text` the object was read from, an error names the line and column of
         the member it is about (of the object, for a member that is missing).
+
+        Other members are ignored, as Cedar's request format ignores them, but only beside a
+        `context`: Cedar requires one, and without it a member we do not know is refused
+        (`contxt` is not read as an empty context).
         """
         part: str | None = None
         try:
             if not isinstance(obj, dict):
                 raise RequestError("a request must be a JSON object")
+            unknown = [k for k in obj if k not in _KEYS]
+            if unknown and "context" not in obj:
+                part = unknown[0]
+                close = difflib.get_close_matches(part, _KEYS, n=1)
+                raise RequestError(
+                    f"unknown member `{part}` in the request"
+                    + (f" (did you mean `{close[0]}`?)" if close else "")
+                    + ": a request has `principal`, `action`, `resource` and `context`"
+                )
             for key in ("principal", "action", "resource"):
                 if key not in obj:
                     raise RequestError(f"the request has no `{key}`")

@@ -16,12 +16,14 @@ the two places an unqualified name looks at never both hold it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import count
 from typing import Any, TypeVar
 
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import Loc, SchemaError
 from cedar_smt.core.files import read_text
 from cedar_smt.core.schema_cedar import read_cedar
@@ -98,6 +100,9 @@ class ActionDef:
     loc: Loc | None = field(default=None, compare=False, repr=False)
 
 
+_JSON_START = re.compile(r'\ufeff?[ \t\r\n]*[\[{"0-9-]')
+
+
 @dataclass(frozen=True)
 class Schema:
     """Entity types by fully qualified name and actions by uid; equal when both are equal."""
@@ -107,12 +112,14 @@ class Schema:
 
     @classmethod
     def from_str(cls, text: str, source: str | None = None) -> Schema:
-        """Read a schema in the JSON format if it starts with `{`, else in the Cedar syntax."""
-        if text.lstrip().startswith("{"):
+        """Read a schema in the JSON format if it starts as JSON does (`{`, `[`, a string or a
+        number: no text in the Cedar syntax does), else in the Cedar syntax."""
+        if _JSON_START.match(text):
             return cls.from_json(text, source)
         return cls.from_cedar(text, source)
 
     @classmethod
+    @room_for_depth(SchemaError)
     def from_json(cls, data: str | Mapping[str, Any], source: str | None = None) -> Schema:
         text = data if isinstance(data, str) else None
         try:
@@ -128,6 +135,7 @@ class Schema:
         return cls.from_str(read_text(path), source=path)
 
     @classmethod
+    @room_for_depth(SchemaError)
     def from_cedar(cls, text: str, source: str | None = None) -> Schema:
         try:
             return _resolve(read_cedar(text))

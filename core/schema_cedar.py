@@ -25,7 +25,7 @@ from lark import (
 )
 from lark.lark import PostLex
 
-from cedar_smt.core.errors import Loc, SchemaError
+from cedar_smt.core.errors import Loc, SchemaError, show_char
 from cedar_smt.core.schema_json import (
     RESERVED_IDENTS,
     ActionDecl,
@@ -311,9 +311,15 @@ def _syntax_error(e: UnexpectedInput, parser: Lark) -> SchemaError:
             found = f"`{_shorten(tok.value)}`"
             loc = Loc(e.line, e.column, tok.start_pos or 0, tok.end_pos or 0)
     elif isinstance(e, UnexpectedCharacters):
-        found = f"character `{e.char}`"
+        found = f"character {show_char(e.char)}"
         pos = e.pos_in_stream or 0
         loc = Loc(e.line, e.column, pos, pos + 1)
+        if e.char == "\ufeff" and pos == 0:
+            return SchemaError(
+                "the text starts with a byte order mark (U+FEFF), which Cedar does not read; "
+                "save it as UTF-8 without one",
+                loc=loc,
+            )
     else:  # pragma: no cover - lark's LALR parser raises only the two above
         return SchemaError(str(e))
     # The lexer's sets of terminals are supersets (LALR merges lookaheads); ask the parser.

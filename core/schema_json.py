@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, TypeAlias
 
 from cedar_smt.core.errors import Loc, SchemaError
-from cedar_smt.core.json_text import MAX_JSON_DEPTH, loc_at, skip_space, too_deep
+from cedar_smt.core.json_text import MAX_JSON_DEPTH, decode, loc_at, skip_space, too_deep
 from cedar_smt.core.types import (
     BOOL,
     EXTENSION_TYPE_NAMES,
@@ -58,6 +58,8 @@ def locate_json(err: SchemaError, text: str) -> SchemaError:
         pos = _key_offsets(text).get(err.json_path)
         if pos is not None:
             err.loc = loc_at(text, pos)
+    elif err.loc is None and err.json_path == "":  # the whole schema: where it starts
+        err.loc = loc_at(text, skip_space(text, 0))
     return err
 
 
@@ -206,17 +208,18 @@ def load_json(text: str) -> Any:
             "lists and objects)",
             loc=deep,
         )
-    try:
-        return json.loads(text, object_pairs_hook=_pairs)
-    except json.JSONDecodeError as e:
-        msg = e.msg[:1].lower() + e.msg[1:]
-        raise SchemaError(
-            f"invalid JSON: {msg}", loc=Loc(e.lineno, e.colno, e.pos, e.pos)
-        ) from None
+    return decode(text, _pairs, None, SchemaError)
 
 
 def read_json(data: Any) -> tuple[NamespaceDecl, ...]:
     """The declarations of a decoded JSON schema: `{"NS": {"entityTypes": ..., ...}, ...}`."""
+    if not isinstance(data, Mapping):
+        err = SchemaError(
+            "a JSON schema is an object of namespaces, "
+            f'`{{"": {{"entityTypes": {{...}}, "actions": {{...}}}}}}`, not {_kind(data)}'
+        )
+        err.json_path = ""  # the whole text
+        raise err
     return tuple(_namespace(name, body) for name, body in _map(data, "").items())
 
 

@@ -42,12 +42,20 @@ from cedar_smt.core.ast import (
     replace,
     to_source,
 )
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import ExtensionError, Loc
 from cedar_smt.core.ext.datetime import parse_datetime, parse_duration
 from cedar_smt.core.ext.decimal import parse_decimal
 from cedar_smt.core.ext.ipaddr import parse_ip
 from cedar_smt.core.extensions import signature
-from cedar_smt.core.policy import Policy, scope_expr
+from cedar_smt.core.policy import (
+    Policy,
+    ScopeConstraint,
+    ScopeEq,
+    ScopeIn,
+    ScopeInSet,
+    scope_expr,
+)
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.types import (
     BOOL,
@@ -104,23 +112,24 @@ NONE: Capabilities = frozenset()
 
 
 def substitute_action(x: Expr, uid: EntityUID) -> Expr:
-    """Replace the `action` variable by the environment's action, for sharper types."""
+    """Replace the `action` variable by the environment's action, for sharper types (a
+    subtree without it is kept as it is)."""
     match x:
         case VarRef(var=Var.ACTION):
             return Lit(uid, x.loc)
         case Lit() | VarRef() | Slot():
             return x
         case Ite(cond=c, then=t, else_=f):
-            return replace(
-                x,
-                cond=substitute_action(c, uid),
-                then=substitute_action(t, uid),
-                else_=substitute_action(f, uid),
-            )
+            c2, t2, f2 = (substitute_action(e, uid) for e in (c, t, f))
+            if c2 is c and t2 is t and f2 is f:
+                return x
+            return replace(x, cond=c2, then=t2, else_=f2)
         case And(left=a, right=b) | Or(left=a, right=b) | BinaryApp(left=a, right=b):
-            return replace(x, left=substitute_action(a, uid), right=substitute_action(b, uid))
+            a2, b2 = substitute_action(a, uid), substitute_action(b, uid)
+            return x if a2 is a and b2 is b else replace(x, left=a2, right=b2)
         case UnaryApp(arg=a) | Like(arg=a) | Is(arg=a) | HasAttr(arg=a) | GetAttr(arg=a):
-            return replace(x, arg=substitute_action(a, uid))
+            a2 = substitute_action(a, uid)
+            return x if a2 is a else replace(x, arg=a2)
         case SetLit(elements=xs):
             return replace(x, elements=tuple(substitute_action(e, uid) for e in xs))
         case RecordLit(fields=fs):
@@ -671,6 +680,7 @@ def _entity_literals(x: Expr) -> list[EntityUID] | None:
     return None
 
 
+@room_for_depth()
 def type_errors(
     policy: Policy, env: RequestEnv, schema: Schema
 ) -> tuple[Expr, list[TypeCheckError]]:
@@ -705,6 +715,7 @@ def _memo(schema: Schema) -> dict[tuple[object, ...], Any]:
     return memo
 
 
+@room_for_depth()
 def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
     """The policy's expression, typed in `env`; raises the first TypeCheckError if it does not
     typecheck. The result's type is `Bool` or one of its singletons; `False` means the policy
@@ -716,11 +727,14 @@ def typecheck(policy: Policy, env: RequestEnv, schema: Schema) -> Expr:
     return typed
 
 
+@room_for_depth()
 def applies(policy: Policy, env: RequestEnv, schema: Schema) -> bool:
     """Whether the policy's scope can match some request of this environment.
 
     Each constraint's answer depends only on its own variable's part of the environment, and
     is worked out once per schema."""
+    if not action_may_match(policy.action, env, schema):
+        return False
     memo = _memo(schema)
     for var, constraint, part in (
         (Var.PRINCIPAL, policy.principal, env.principal),
@@ -736,3 +750,24 @@ def applies(policy: Policy, env: RequestEnv, schema: Schema) -> bool:
         if not can:
             return False
     return True
+
+
+def action_may_match(c: ScopeConstraint, env: RequestEnv, schema: Schema) -> bool:
+    """False when typing the action's scope constraint in `env` gives `False`, found without
+    typing it: `action == A` with `A` not the environment's action (two literals compare as
+    written), and `action in A` or `in [A, ...]` naming only actions of the schema, of one
+    type, none of them the environment's action or one of its groups. Otherwise True (the
+    typechecker decides)."""
+    match c:
+        case ScopeEq(entity=EntityUID() as uid):
+            return uid == env.action
+        case ScopeIn(entity=EntityUID() as uid):
+            targets: tuple[EntityUID, ...] = (uid,)
+        case ScopeInSet(entities=targets) if targets:
+            pass
+        case _:
+            return True
+    if any(t not in schema.actions or t.type != targets[0].type for t in targets):
+        return True  # unknown actions or a set that does not type: the typechecker says
+    groups = schema.action_ancestors(env.action)
+    return any(t == env.action or t in groups for t in targets)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cedar_smt.core.ast import Expr, Is, Lit, Slot, children
+from cedar_smt.core.bulk import paused_gc
+from cedar_smt.core.depth import room_for_depth
 from cedar_smt.core.errors import Loc
 from cedar_smt.core.policy import (
     Policy,
@@ -25,7 +27,13 @@ from cedar_smt.core.policy import (
 )
 from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.schema import Schema
-from cedar_smt.core.typechecker import RequestEnv, applies, type_errors, unknown_entity
+from cedar_smt.core.typechecker import (
+    RequestEnv,
+    action_may_match,
+    applies,
+    type_errors,
+    unknown_entity,
+)
 from cedar_smt.core.values import EntityUID
 
 
@@ -83,6 +91,7 @@ class Validator:
     def environments(self) -> list[RequestEnv]:
         return request_environments(self.schema)
 
+    @room_for_depth()
     def policy_errors(self, policy: Policy) -> list[ValidationError]:
         """Every error in the policy, as Cedar finds them (one mistake does not hide another),
         each once however many environments it occurs in, in the order of their places."""
@@ -106,24 +115,29 @@ class Validator:
             problems.setdefault(
                 (message, policy.loc, None), error(message, policy.loc, "never-applies")
             )
-        for env in self.environments:
-            if not applies(policy, env, self.schema):
+        for env in self.environments if _may_have_type_errors(policy) else ():
+            if not action_may_match(policy.action, env, self.schema):
                 continue
-            for err in type_errors(policy, env, self.schema)[1]:
-                if not err.silent:
+            # an error counts only where the scope can match; most policies have none, and
+            # asking whether it matches costs as much as typing the policy
+            found = [e for e in type_errors(policy, env, self.schema)[1] if not e.silent]
+            if found and applies(policy, env, self.schema):
+                for err in found:
                     key = (err.message, err.loc, err.detail)
                     problems.setdefault(key, error(err.message, err.loc))
         return sorted(
             problems.values(), key=lambda e: (e.loc.line, e.loc.column) if e.loc else (0, 0)
         )
 
+    @room_for_depth()
     def validate(self, policies: PolicySet | Iterable[Policy]) -> ValidationResult:
         items = list(policies)
         if isinstance(policies, PolicySet):
             items = list(policies.templates.values()) + items
         errors: list[ValidationError] = []
-        for policy in items:
-            errors.extend(self.policy_errors(policy))
+        with paused_gc():  # the policies' expressions are built and kept (core/bulk.py)
+            for policy in items:
+                errors.extend(self.policy_errors(policy))
         return ValidationResult(tuple(errors))
 
 
@@ -151,6 +165,15 @@ def _unknown_entities(x: Expr, schema: Schema) -> list[tuple[str, Loc | None]]:
 
     visit(x)
     return found
+
+
+def _may_have_type_errors(policy: Policy) -> bool:
+    """Whether typing the policy can find an error the validator reports. A scope alone
+    cannot, unless the action's is a list: each of its constraints compares a variable with
+    an entity or a type, which is `false` or unknown where they differ, never an error (an
+    unknown entity or type is reported by `_unknown_entities`). Large policy sets are mostly
+    such policies; typing them took most of validation's time."""
+    return bool(policy.conditions) or isinstance(policy.action, ScopeInSet)
 
 
 def _can_apply(policy: Policy, schema: Schema) -> bool:

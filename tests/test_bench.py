@@ -46,6 +46,16 @@ def test_readme_has_one_results_section_for_the_script_to_rewrite(bench):
     assert readme.count(bench.MARK_START) == 1 and readme.count(bench.MARK_END) == 1
 
 
+def test_large_inputs_are_timed_against_cedarpy(bench):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import large
+
+    rows = large.policy_file_rows(500, repeat=1) + large.attribute_chain_rows((100,), 1)
+    assert all(r[-1].endswith("x") for r in rows)
+    store = large.entity_store_row(1_000, 10, with_cedarpy=True)
+    assert store[1].endswith("MB peak)") and store[2].endswith("MB peak)")
+
+
 def test_hostile_inputs_are_timed_against_cedarpy(bench):
     rows = bench.hostile_table()
     assert rows[0][-1] == "cedar-smt / cedarpy"

@@ -53,7 +53,7 @@ def test_the_wheel_installs_cedar_smt_alone_at_the_top_level(dist: Path) -> None
         assert whl.read(top_level).decode().split() == ["cedar_smt"]
     tops = {n.split("/")[0] for n in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"cedar_smt"}
-    for module in ("core/parser.py", "core/grammar/policy.lark", "encoder/compiler.py"):
+    for module in ("core/parser.py", "core/grammar/schema.lark", "encoder/compiler.py"):
         assert f"cedar_smt/{module}" in names
     for package in ("cedar_smt", "cedar_smt/core", "cedar_smt/encoder", "cedar_smt/analyzer"):
         assert f"{package}/py.typed" in names

@@ -11,6 +11,7 @@ Longer runs: `python -m tests.drt --check all --minutes 10`.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -27,18 +28,20 @@ from cedar_smt.encoder import concrete as encoder_concrete
 
 pytest.importorskip("cedarpy")
 
-from drt import checks, sides, symbolic
-from drt.checks import CHECKS, Outcome
+from drt import checks, parsing, sides, symbolic
+from drt.checks import CASES, CHECKS, Outcome
 from drt.coverage import constructs
 from drt.generators import Case, case_seed, generate
 from drt.ledger import main as ledger_main
+from drt.mutations import MUTATIONS, SYNTHETIC, TextCase, synthetic_source
 from drt.repro import load, make_repro, replay, save
 from drt.run import main as run_main
 from drt.run import run as run_cases
 from drt.shrink import drop_policy, shrink
 
 MASTER_SEED = 20250101
-CHUNKS = {"a": (12, 250), "b": (12, 250), "c": (8, 120)}  # check -> (chunks, cases per chunk)
+# check -> (chunks, cases per chunk)
+CHUNKS = {"a": (12, 250), "b": (12, 250), "c": (8, 120), "d": (10, 300)}
 REPROS = Path(__file__).parent / "drt" / "repros"
 
 POLICY_CONSTRUCTS = (
@@ -58,12 +61,13 @@ def run_chunk(letter: str, chunk: int) -> tuple[list[str], Counter[str]]:
     mismatches: list[str] = []
     counts: Counter[str] = Counter()
     for index in range(chunk * size, (chunk + 1) * size):
-        case = generate(case_seed(MASTER_SEED, index))
+        case = CASES[letter](case_seed(MASTER_SEED, index))
         outcome: Outcome = CHECKS[letter](case)
         for m in outcome.mismatches:
             mismatches.append(f"case {index} (seed {case.seed}): {m.description}")
         counts.update(outcome.counts)
-        counts.update(constructs(case))
+        if isinstance(case, Case):
+            counts.update(constructs(case))
     return mismatches, counts
 
 
@@ -101,6 +105,87 @@ def test_encoder_and_analyses_agree(chunk: int) -> None:
     assert mismatches == []
     assert_covered("c", counts)
     assert counts["points"] > 3 * CHUNKS["c"][1]
+
+
+COMMON_REFUSALS = (
+    "an action scope of another type",
+    "an invalid escape",
+    "an invalid token",
+    "an unexpected token",
+)
+# what the mutated texts of each chunk must exercise: every mutation, both verdicts on the
+# mistakes Cedar's parser must be matched on, and every kind of refusal
+PARSING_COVERAGE = (
+    *(f"{m}: refused by both" for m in MUTATIONS),
+    *(f"{m}: accepted by both" for m in ("action scope type", "unicode space", "comment")),
+    *(f"{m}: accepted by both" for m in ("control character in a string", "escape in a string")),
+    *(f"{source}: accepted by both" for source in ("corpus", "generated")),
+    *("answers compared", "policies compared", "cedarpy in a child process"),
+    *(f"refusal: {kind}" for _, kind in parsing._REFUSALS if kind in COMMON_REFUSALS),
+)
+
+
+@pytest.mark.parametrize("chunk", chunks("d"))
+def test_parser_agrees_with_cedar_on_mutated_texts(chunk: int) -> None:
+    mismatches, counts = run_chunk("d", chunk)
+    assert mismatches == []
+    missing = [c for c in PARSING_COVERAGE if counts[c] == 0]
+    assert missing == [], f"the texts exercised none of {missing}: {counts}"
+    assert counts["accepted by both"] > CHUNKS["d"][1] // 5
+
+
+@pytest.mark.parametrize("kind", SYNTHETIC)
+def test_parser_agrees_with_cedar_on_deep_long_and_large_texts(kind: str) -> None:
+    for seed in range(4):
+        text, requests, entities, source = synthetic_source(random.Random(seed), kind)
+        case = TextCase(seed, text, tuple(requests), tuple(entities), source)
+        outcome = parsing.check_parsing(case)
+        assert outcome.mismatches == (), outcome.descriptions
+        assert outcome.counts["accepted by both"] + outcome.counts["refused by both"] == 1 or (
+            outcome.skipped or ""
+        ).startswith("cedarpy crashed")
+
+
+def test_a_flat_chain_of_10_000_ands_is_read_and_answered_alike() -> None:
+    text = "permit(principal, action, resource) when { " + " && ".join(["true"] * 10_000) + " };"
+    case = TextCase(0, text, (mutations_request(),), ())
+    outcome = parsing.check_parsing(case)
+    assert outcome.mismatches == () and outcome.counts["answers compared"] == 1
+
+
+def mutations_request() -> dict[str, object]:
+    from drt.mutations import REQUEST
+
+    return REQUEST
+
+
+def test_parsing_check_detects_and_shrinks_a_disagreement(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With our parser refusing every `unless`, a text with one is a mismatch; its repro is
+    shrunk to little more than that clause, and replays clean once the bug is gone."""
+    text = (
+        'permit(principal == User::"alice", action, resource) when { 1 + 2 > 0 }\n'
+        "  unless { context.a == 2 };\nforbid(principal, action, resource) when { false };"
+    )
+    case = TextCase(0, text, (mutations_request(),), ())
+    real = parsing.PolicySet.from_str
+
+    def refuse_unless(text: str, source: str | None = None) -> object:
+        if "unless" in text:
+            raise sides.CedarError("refused")
+        return real(text, source)
+
+    monkeypatch.setattr(parsing.PolicySet, "from_str", refuse_unless)
+    (mismatch,) = parsing.check_parsing(case).mismatches
+    assert mismatch.kind == "acceptance"
+    repro = make_repro("d", case, mismatch, MASTER_SEED, 0)
+    assert "unless" in repro["text"] and "forbid" not in repro["text"]
+    assert len(repro["text"]) < len(text) // 2
+    path = save(repro, tmp_path)
+    assert replay(load(path))  # still wrong while the bug is in
+    monkeypatch.undo()
+    assert replay(load(path)) == []
 
 
 def _repro_params() -> list[object]:

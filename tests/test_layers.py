@@ -22,7 +22,7 @@ CORE_LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "values",
         frozenset(
             {"errors", "files", "types", "ext", "ext.datetime", "ext.decimal", "ext.ipaddr"}
-            | {"values", "json_text"}
+            | {"values", "json_text", "depth", "bulk"}
         ),
     ),
     ("syntax", frozenset({"ast", "extensions", "parser", "policy"})),

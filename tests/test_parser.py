@@ -94,6 +94,14 @@ VALID_EXPRESSIONS = [
     ),
     ("variables as attribute names", "principal.principal", "principal.principal"),
     ("comments", "1 == // a comment\n 1", "(1 == 1)"),
+    ("a comment ends at a carriage return", "1 == // a comment\r 1", "(1 == 1)"),
+    (
+        "a keyword glued to a string or number",
+        '1in [1] && "a"like "a"',
+        '((1 in [1]) && ("a" like "a"))',
+    ),
+    ("raw line feeds and tabs in a string", '"a\n\tb" == ""', '("a\\n\\tb" == "")'),
+    ("Unicode spaces between tokens", "1\u3000==\u00a01\u2028&&\u0085true", "((1 == 1) && true)"),
 ]
 
 
@@ -126,7 +134,7 @@ INVALID_POLICIES = [
         "an action of another type",
         'permit(principal, action == Act::"a", resource);',
         'expected an entity uid with type `Action` but got `Act::"a"`',
-        "1:19",
+        "1:29",
     ),
     (
         "actions of other types in a list",
@@ -297,6 +305,85 @@ INVALID_POLICIES = [
         "1:46",
     ),
     (
+        "action scope naming another type",
+        'permit(principal, action in Team::"x", resource);',
+        'expected an entity uid with type `Action` but got `Team::"x"`',
+        "1:29",
+    ),
+    (
+        "action scope naming a type that ends in Action",
+        'permit(principal, action == ActionX::"a", resource);',
+        'expected an entity uid with type `Action` but got `ActionX::"a"`',
+        "1:29",
+    ),
+    (
+        "action list naming another type",
+        'permit(principal, action in [Action::"GetList", Team::"x"], resource);',
+        'expected an entity uid with type `Action` but got `Team::"x"`',
+        "1:49",
+    ),
+    (
+        "`is` glued to a type",
+        "permit(principal isUser, action, resource);",
+        "unexpected token `isUser`",
+        "1:18",
+    ),
+    (
+        "`in` glued to a variable",
+        "permit(principal inresource, action, resource);",
+        "unexpected token `inresource`",
+        "1:18",
+    ),
+    (
+        "`is` glued to a method name",
+        "permit(principal, action, resource) when { true isEmpty };",
+        "unexpected token `isEmpty`",
+        "1:49",
+    ),
+    (
+        "`then` and `else` glued to literals",
+        "permit(principal, action, resource) when { if true thenfalse elsefalse };",
+        "unexpected token `thenfalse`; expected `then`",
+        "1:52",
+    ),
+    (
+        "a raw carriage return in a string",
+        'permit(principal, action, resource) when { "a\rb" == "" };',
+        "a string may not hold a raw carriage return (U+000D); write it `\\r`",
+        "1:44",
+    ),
+    (
+        "a backslash before a line feed in a string",
+        'permit(principal, action, resource) when { "a\\\nb" == "" };',
+        "unterminated string literal",
+        "1:44",
+    ),
+    (
+        "a byte order mark",
+        "\ufeffpermit(principal, action, resource);",
+        "the text starts with a byte order mark (U+FEFF), which Cedar does not read",
+        "1:1",
+    ),
+    (
+        "a NUL character",
+        "permit(principal, action, resource);\x00",
+        "unexpected character U+0000",
+        "1:37",
+    ),
+    (
+        "a zero-width space, which is not whitespace",
+        "permit(principal,\u200baction, resource);",
+        "unexpected character U+200B (zero width space)",
+        "1:18",
+    ),
+    (
+        "an integer of 5,000 digits",
+        "permit(principal, action, resource) when { " + "9" * 5000 + " > 0 };",
+        "integer literal `99999999999999999999999999999999999"
+        "99... (5,000 characters)` is too large",
+        "1:44",
+    ),
+    (
         "error on a later line",
         "permit(principal, action, resource);\n"
         "forbid(principal, action, resource)\nwhen { true && };",
@@ -318,6 +405,14 @@ def test_invalid_policy_message(name: str, text: str, message: str, where: str) 
     assert str(err).startswith(f"p.cedar:{where}: ")
     rendered = err.render().splitlines()
     assert rendered[2].index("^") - 2 == err.loc.column - 1  # caret under the column
+
+
+def test_a_scope_may_end_with_a_comma_as_in_cedar() -> None:
+    (p,) = parse_policies('permit(principal, action, resource in G::"g",) when { true };')
+    assert _cedar_accepts(p.text or "")
+    with pytest.raises(ParseError):
+        parse_policies("permit(principal, action, resource,,);")
+    assert not _cedar_accepts("permit(principal, action, resource,,);")
 
 
 def test_policy_ids_are_positional_and_annotations_kept() -> None:
@@ -471,3 +566,40 @@ def test_record_fields_are_evaluated_in_key_order_as_in_cedar() -> None:
     ours = is_authorized(Request.from_json(request), PolicySet.from_str(text), Entities([]))
     (theirs,) = cedarpy.is_authorized(request, text, []).diagnostics.errors
     assert theirs.endswith(ours.errors["policy0"])  # `a` errors first
+
+
+# Cedar's lexer skips Unicode's White_Space between tokens, and nothing else
+WHITESPACE = [chr(c) for c in (0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680)]
+WHITESPACE += [chr(c) for c in (*range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)]
+NOT_WHITESPACE = ["\x1c", "\x1f", "\u180e", "\u200b", "\u2060", "\ufeff", "\x00", "\x7f"]
+
+
+@pytest.mark.parametrize(
+    "ch", WHITESPACE + NOT_WHITESPACE, ids=[f"U+{ord(c):04X}" for c in WHITESPACE + NOT_WHITESPACE]
+)
+def test_whitespace_between_tokens_and_in_comments_is_cedars(ch: str) -> None:
+    between = f"permit(principal,{ch}action, resource);"
+    ends_comment = f"permit(principal, action, resource) // a comment{ch};"
+    for text in (between, ends_comment):
+        try:
+            PolicySet.from_str(text)
+            ours = True
+        except ParseError:
+            ours = False
+        assert ours == _cedar_accepts(text), repr(text)
+    assert (ch in WHITESPACE) == _accepts(between)
+
+
+def _accepts(text: str) -> bool:
+    try:
+        PolicySet.from_str(text)
+    except ParseError:
+        return False
+    return True
+
+
+def test_lines_are_counted_at_line_feeds_only() -> None:
+    with pytest.raises(ParseError) as info:
+        PolicySet.from_str("permit(principal,\u2028action,\rresource)\nwhen { 1 + };", source="p")
+    assert str(info.value.loc) == "2:12"
+    assert info.value.render().splitlines()[1:] == ["  when { 1 + };", "             ^"]

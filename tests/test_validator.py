@@ -6,11 +6,20 @@ is valid). The schema is the same for every row.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from cedar_smt.core import PolicySet, Schema, validate
+from cedar_smt.core import ParseError, PolicySet, Schema, validate
 from cedar_smt.core.ast import GetAttr, HasAttr, children
-from cedar_smt.core.typechecker import RequestEnv, TypeCheckError, typecheck
+from cedar_smt.core.policy import ScopeAny, ScopeInSet
+from cedar_smt.core.typechecker import (
+    RequestEnv,
+    TypeCheckError,
+    action_may_match,
+    type_errors,
+    typecheck,
+)
 from cedar_smt.core.types import BOOL, FALSE, LONG, TRUE, EntityType
 from cedar_smt.core.validator import request_environments
 from cedar_smt.core.values import EntityUID
@@ -509,6 +518,34 @@ def test_typecheck_raises_with_location() -> None:
     with pytest.raises(TypeCheckError) as info:
         typecheck(policy, request_environments(SCHEMA)[0], SCHEMA)
     assert str(info.value.loc) == "1:44"
+
+
+def test_a_scope_alone_types_without_errors_unless_its_action_is_a_list() -> None:
+    """The validator does not type a policy without conditions whose action's scope is not a
+    list (`_may_have_type_errors`): typing such a policy finds no error it would report, in
+    any environment, as here on the scopes of generated policies and templates."""
+    drt = pytest.importorskip("drt.generators")
+    checked = 0
+    for seed in range(150):
+        case = drt.generate(seed)
+        schema = Schema.from_str(case.schema)
+        try:
+            parsed = PolicySet.from_str(case.policies_text)
+        except ParseError:  # a few generated sets are meant not to parse
+            continue
+        for policy in [*parsed, *parsed.templates.values()]:
+            if isinstance(policy.action, ScopeInSet):
+                continue
+            scope = replace(policy, conditions=())
+            action = replace(scope, principal=ScopeAny(), resource=ScopeAny())
+            for env in request_environments(schema):
+                errors = [e for e in type_errors(scope, env, schema)[1] if not e.silent]
+                assert errors == [], (policy.text, env)
+                # and where the action's scope is known not to match, typing says `false`
+                if not action_may_match(policy.action, env, schema):
+                    assert type_errors(action, env, schema)[0].ty == FALSE
+            checked += 1
+    assert checked > 300
 
 
 cedarpy = pytest.importorskip("cedarpy")

@@ -1,4 +1,4 @@
-"""The three differential checks; each takes a case and says where the two sides disagree.
+"""The four differential checks; each takes a case and says where the two sides disagree.
 
 (a) `authorization`: `core.is_authorized` against `cedarpy.is_authorized`, everything read with
     the schema on both sides: per request the decision, the determining policies and the
@@ -8,6 +8,8 @@
 (c) `encoder` (symbolic.py): pinned to each request, the encoding of the validating policies
     must have exactly the evaluator's outcomes, and the counterexamples of the case's analysis
     query must get from cedarpy the decisions the analysis reports.
+(d) `parsing` (parsing.py): on mutated policy texts (mutations.py), our parser must accept
+    exactly what cedarpy's accepts, and an accepted text must mean the same policies.
 
 Each check returns an `Outcome`: its mismatches (empty when the sides agree), why the case
 was unusable if it was, and counts of what the case exercised.
@@ -24,7 +26,9 @@ import cedarpy
 
 from cedar_smt.core import CedarError, validate
 
-from .generators import Case
+from .generators import Case, generate
+from .mutations import TextCase, text_case
+from .parsing import check_parsing
 from .sides import (
     Mismatch,
     Outcome,
@@ -165,9 +169,15 @@ def _brief(v: dict[str, Any]) -> str:
     return json.dumps(v)[:300]
 
 
-CHECKS: dict[str, Callable[[Case], Outcome]] = {
+CHECKS: dict[str, Callable[[Any], Outcome]] = {
     "a": check_authorization,
     "b": check_validation,
     "c": check_encoder,
+    "d": check_parsing,
 }
-NAMES = {"a": "authorization", "b": "validation", "c": "encoder"}
+NAMES = {"a": "authorization", "b": "validation", "c": "encoder", "d": "parsing"}
+# each check's cases: how case `i` is drawn from its seed, and read back from a repro
+CASES: dict[str, Callable[[int], Any]] = {"a": generate, "b": generate, "c": generate}
+CASES["d"] = text_case
+CASE_TYPES: dict[str, type[Case] | type[TextCase]] = {"a": Case, "b": Case, "c": Case}
+CASE_TYPES["d"] = TextCase

@@ -13,8 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .checks import CHECKS, NAMES, check_encoder
+from .checks import CASE_TYPES, CHECKS, NAMES, check_encoder
 from .generators import Case
+from .mutations import TextCase
+from .parsing import shrink_text
 from .shrink import only_request, shrink
 from .sides import Mismatch, Outcome
 
@@ -60,8 +62,14 @@ def shrunk_case(letter: str, case: Case, m: Mismatch, budget: int = 150) -> Case
 
 
 def make_repro(
-    letter: str, case: Case, m: Mismatch, master_seed: int | None = None, index: int | None = None
+    letter: str,
+    case: Case | TextCase,
+    m: Mismatch,
+    master_seed: int | None = None,
+    index: int | None = None,
 ) -> dict[str, Any]:
+    if isinstance(case, TextCase):
+        return _text_repro(letter, case, m, master_seed, index)
     small = shrunk_case(letter, case, m)
     outcome = CHECKS[letter](small) if small is not case else None
     found = _matching(outcome, m) if outcome is not None else m
@@ -86,6 +94,33 @@ def make_repro(
     return repro
 
 
+def _text_repro(
+    letter: str, case: TextCase, m: Mismatch, master_seed: int | None, index: int | None
+) -> dict[str, Any]:
+    """A parsing mismatch with its text shrunk while the same kind of difference stays."""
+
+    def fails(smaller: TextCase) -> bool:
+        return any(o.kind == m.kind for o in CHECKS[letter](smaller).mismatches)
+
+    small = case if m.kind == "crash" else shrink_text(case, fails)
+    found = _matching(CHECKS[letter](small), m) if small is not case else m
+    repro: dict[str, Any] = {
+        "check": NAMES[letter],
+        "kind": found.kind,
+        "description": found.description,
+        "seed": case.seed,
+        "master_seed": master_seed,
+        "index": index,
+        "text": small.text,
+        "requests": list(small.requests),
+        "entities": list(small.entities),
+        "ours": found.ours,
+        "cedar": found.cedar,
+        "case": small.to_json(),
+    }
+    return repro
+
+
 def _matching(outcome: Outcome, m: Mismatch) -> Mismatch:
     return next((o for o in outcome.mismatches if o.kind == m.kind), m)
 
@@ -107,5 +142,6 @@ def load(path: Path) -> dict[str, Any]:
 
 def replay(repro: dict[str, Any]) -> list[str]:
     """The mismatches the repro's check finds on its case now (empty: the engines agree)."""
-    case = Case.from_json(repro["case"])
-    return CHECKS[LETTERS[repro["check"]]](case).descriptions
+    letter = LETTERS[repro["check"]]
+    case = CASE_TYPES[letter].from_json(repro["case"])
+    return CHECKS[letter](case).descriptions

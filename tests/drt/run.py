@@ -1,6 +1,6 @@
 """The command line: run many seeded cases of the checks in parallel and save the mismatches.
 
-    python -m tests.drt [--check a|b|c|all ...] (--cases N | --minutes T) [--jobs J] [--seed S]
+    python -m tests.drt [--check a|b|c|d|all ...] (--cases N | --minutes T) [--jobs J] [--seed S]
                         [--start I] [--out DIR] [--ledger FILE]
 
 Case `i` of a run is generated from `case_seed(S, i)` alone, so any case reproduces by
@@ -34,8 +34,8 @@ from typing import Any
 
 import click
 
-from .checks import CHECKS, NAMES, crash_text
-from .generators import case_seed, generate
+from .checks import CASES, CHECKS, NAMES, crash_text
+from .generators import case_seed
 from .repro import make_repro, save
 
 
@@ -66,7 +66,7 @@ def run_unit(unit: Unit) -> UnitResult:
 
 
 def _run_unit(unit: Unit, seed: int) -> UnitResult:
-    case = generate(seed)
+    case = CASES[unit.letter](seed)
     outcome = CHECKS[unit.letter](case)
     repros = []
     seen = set()
@@ -223,10 +223,10 @@ def report(tallies: dict[str, Tally], start: int = 0) -> str:
 @click.option(
     "--check",
     "which",
-    type=click.Choice(["a", "b", "c", "all"]),
+    type=click.Choice(["a", "b", "c", "d", "all"]),
     multiple=True,
     default=["all"],
-    help="a (authorization), b (validation), c (encoder) or all; may be repeated",
+    help="a (authorization), b (validation), c (encoder), d (parsing) or all; may be repeated",
 )
 @click.option(
     "--cases",
@@ -265,7 +265,7 @@ def main(
             raise click.BadParameter(str(err), param_hint="--ledger") from None
     master = seed if seed is not None else random.SystemRandom().randrange(2**32)
     click.echo(f"master seed: {master}")
-    letters = ["a", "b", "c"] if "all" in which else sorted(set(which))
+    letters = ["a", "b", "c", "d"] if "all" in which else sorted(set(which))
     jobs = jobs or multiprocessing.cpu_count()
     began, clock = datetime.now(timezone.utc), time.monotonic()
     commit = _commit()  # now: commits made while the run goes do not name its code

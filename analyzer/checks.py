@@ -89,6 +89,7 @@ def _query_syntax_error(err: ParseError, text: str) -> AnalysisInputError:
     if loc is None or loc.line > len(lines):  # the parser met the end of the query
         loc = Loc(len(lines), len(lines[-1]) + 1)
         message = message.replace("unexpected token `}`", "unexpected end of the query")
+    message = message.replace("unexpected end of input", "unexpected end of the query")
     return AnalysisInputError(
         f"the query is not a Cedar condition: {message}", source="query", loc=loc, text=text
     )

@@ -465,14 +465,30 @@ class _Parser:
         return uid
 
     def action_list(self) -> list[EntityUID]:
+        start = self.start
         self.expect("[")
-        out = []
+        out, wrong = [], []
         while self.kind != "]":
-            out.append(self.action_uid())
+            uid_start = self.start
+            uid = self.entity_uid()
+            if not is_action_type(uid.type):
+                wrong.append((uid, self.since(uid_start)))
+            out.append(uid)
             if self.kind != ",":
                 break
             self.next()
         self.expect("]")
+        if len(wrong) == 1:
+            uid, loc = wrong[0]
+            _fail(f"expected an entity uid with type `Action` but got `{uid}`", loc)
+        if wrong:  # listed as Cedar lists them
+            named = [f"`{uid}`" for uid, _ in wrong]
+            listed = (
+                " and ".join(named)
+                if len(named) == 2
+                else f"{', '.join(named[:-1])}, and {named[-1]}"
+            )
+            _fail(f"expected entity uids with type `Action` but got {listed}", self.since(start))
         return out
 
     def condition(self) -> Condition:

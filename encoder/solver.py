@@ -5,13 +5,17 @@ suits every formula: with Z3's default, equalities between nested sets over fini
 (a `Set<Set<{}>>` attribute, say) can run until the timeout, which `relevancy=0` decides at
 once; with `relevancy=0`, every string atom of a formula must be satisfied, relevant or not,
 and a check over a few `like` conditions that the default settles in a tenth of a second runs
-out of time. So `check` tries the default for a slice of the budget
-(`RELEVANCY_SLICE_MS`), then `relevancy=0` for as long, then both again with twice the time
-and another random seed, and so on until the budget is spent.
-
-Every solver starts in Z3's incremental core (a `push` before anything is asserted): the
-one-shot path preprocesses the whole formula first, and a lint check over a few dozen
-policies with `like` conditions took 6 s there and 0.05 s in the incremental core.
+out of time. Nor does either of Z3's two cores: the one-shot core (a solver never pushed,
+checked without assumptions) preprocesses the whole formula first, and a lint check over a
+few dozen policies with `like` conditions took 6 s there and 0.05 s in the incremental core;
+the other way round, a request pinned to concrete values with nested sets took the
+incremental core 8 s and the one-shot core none. So `check` runs a portfolio, one attempt
+after the other: each core with the default relevancy and then with none, for a slice of the
+budget each (`FIRST_SLICE_MS`), then all four again with twice the time and another random
+seed, and so on until the budget is spent. The solver `make_solver` returns works in the
+incremental core; the one-shot attempts run on a fresh solver given the same assertions (and
+the assumptions as assertions), whose model, when it answers, is the one the solver's
+`model()` returns.
 
 A check can run for hours, and Z3 holds the thread that calls it: Python runs no signal
 handler until it returns, and Z3's own Ctrl-C handling (`ctrl_c`) would turn a Ctrl-C into an
@@ -27,7 +31,6 @@ import os
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,20 +39,38 @@ import z3
 DEFAULT_SEED = 0
 MAX_TIMEOUT_MS = 2**32 - 1  # Z3 keeps timeouts in an unsigned 32-bit number of milliseconds
 INTERRUPT_GRACE_SECONDS = 1.0  # how long an interrupted check may take to return
-RELEVANCY_SLICE_MS = 2000  # the part of a check's budget spent with Z3's default relevancy
-
-_budgets: weakref.WeakKeyDictionary[z3.Solver, int | None] = weakref.WeakKeyDictionary()
+FIRST_SLICE_MS = 1000  # the first attempts' share of a check's budget (see above)
 
 
-def make_solver(
-    ctx: z3.Context, timeout_ms: int | None = None, seed: int = DEFAULT_SEED
-) -> z3.Solver:
+class Solver(z3.Solver):  # type: ignore[misc]
+    """A Z3 solver in the incremental core, whose last `check` may have been answered by a
+    one-shot copy of it (see above): `model` and `reason_unknown` are that answer's."""
+
+    def __init__(self, ctx: z3.Context, budget_ms: int | None) -> None:
+        super().__init__(ctx=ctx)
+        self.budget_ms = budget_ms
+        self.answered_by: z3.Solver | None = None
+        self.out_of_time = False
+
+    def model(self) -> z3.ModelRef:
+        if self.answered_by is not None:
+            return self.answered_by.model()
+        return super().model()
+
+    def reason_unknown(self) -> str:
+        if self.out_of_time:
+            return "timeout"  # Z3 says "canceled" for some attempts its timeout stopped
+        if self.answered_by is not None:
+            return str(self.answered_by.reason_unknown())
+        return str(super().reason_unknown())
+
+
+def make_solver(ctx: z3.Context, timeout_ms: int | None = None, seed: int = DEFAULT_SEED) -> Solver:
     """A solver whose checks (through `check`) each take at most `timeout_ms` in all."""
-    solver = z3.Solver(ctx=ctx)
+    solver = Solver(ctx, None if timeout_ms is None else min(timeout_ms, MAX_TIMEOUT_MS))
     solver.set("random_seed", seed)
     solver.set("ctrl_c", False)  # signals are the caller's: see `check`
-    _budgets[solver] = None if timeout_ms is None else min(timeout_ms, MAX_TIMEOUT_MS)
-    solver.push()  # Z3's incremental core: see above
+    solver.push()  # the incremental core: see above
     return solver
 
 
@@ -87,33 +108,50 @@ def _helper() -> _Helper:
 
 
 def check(solver: z3.Solver, *assumptions: Any) -> z3.CheckSatResult:
-    """`solver.check(*assumptions)` within the solver's budget, in attempts of growing length
-    (see above); a signal handler's exception interrupts it at once."""
-    budget = _budgets.get(solver)
+    """`solver.check(*assumptions)` within the solver's budget, by the portfolio of attempts
+    described above; a signal handler's exception interrupts it at once. A solver that
+    `make_solver` did not make is checked once, as it is."""
+    if not isinstance(solver, Solver):
+        return _check(solver, assumptions)
+    solver.answered_by, solver.out_of_time = None, False
+    budget = solver.budget_ms
     start = time.monotonic()
-    answer = z3.unknown
-    for relevancy, seed, slice_ms in _schedule():
+    answer, why = z3.unknown, "timeout"
+    one_shot: z3.Solver | None = None
+    for incremental, relevancy, seed, slice_ms in _schedule():
         left = None if budget is None else budget - int((time.monotonic() - start) * 1000)
         if left is not None and left <= 0:
             break  # the last attempt's answer: unknown, for a timeout
-        solver.set("relevancy", relevancy)
-        solver.set("random_seed", DEFAULT_SEED + seed)
-        solver.set("timeout", slice_ms if left is None else min(slice_ms, left))
-        answer = _check(solver, assumptions)
-        why = solver.reason_unknown() if answer == z3.unknown else ""
+        if incremental:
+            attempt: z3.Solver = solver
+        else:
+            if one_shot is None:
+                one_shot = z3.Solver(ctx=solver.ctx)
+                one_shot.set("ctrl_c", False)
+                one_shot.add(*solver.assertions(), *assumptions)
+            attempt = one_shot
+        attempt.set("relevancy", relevancy)
+        attempt.set("random_seed", DEFAULT_SEED + seed)
+        attempt.set("timeout", slice_ms if left is None else min(slice_ms, left))
+        answer = _check(attempt, assumptions if incremental else ())
+        solver.answered_by = None if incremental else attempt
+        why = attempt.reason_unknown() if answer == z3.unknown else ""
         if "timeout" not in why and "canceled" not in why:  # Z3 says either when time runs out
             break
+    solver.out_of_time = answer == z3.unknown and ("timeout" in why or "canceled" in why)
     return answer
 
 
-def _schedule() -> Iterator[tuple[int, int, int]]:
-    """(relevancy, seed, milliseconds) of each attempt: the default relevancy, then none, with
-    the time doubling and a new seed each round. A check's time varies wildly with the search's
-    first choices (one formula: 0.05 s, or minutes), so restarting is cheap insurance."""
-    slice_ms, seed = RELEVANCY_SLICE_MS, 0
+def _schedule() -> Iterator[tuple[bool, int, int, int]]:
+    """(incremental core?, relevancy, seed, milliseconds) of each attempt: the incremental and
+    the one-shot core, each with the default relevancy and with none, the time doubling and
+    a new seed each round. A check's time varies wildly with the search's first choices (one
+    formula: 0.05 s, or minutes), so restarting is cheap insurance."""
+    slice_ms, seed = FIRST_SLICE_MS, 0
     while True:
-        yield 2, seed, slice_ms
-        yield 0, seed, slice_ms
+        for relevancy in (2, 0):
+            for incremental in (True, False):
+                yield incremental, relevancy, seed, slice_ms
         slice_ms, seed = min(slice_ms * 2, MAX_TIMEOUT_MS), seed + 1
 
 

@@ -231,9 +231,10 @@ def test_a_filter_matching_nothing_says_which_and_lists_the_values(
     [
         (
             'principal in in Team::"x"',
-            "error: --query:1:17: the query is not a Cedar condition: unexpected token `Team`\n"
+            "error: --query:1:14: the query is not a Cedar condition: this identifier is reserved"
+            " and cannot be used: in\n"
             '  principal in in Team::"x"\n'
-            "                  ^\n",
+            "               ^\n",
         ),
         (
             "principal.joblevel ==",

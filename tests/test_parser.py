@@ -140,7 +140,7 @@ INVALID_POLICIES = [
         "actions of other types in a list",
         'permit(principal, action in [A::"a", Action::"b", NS::Action::"c", B::"d"], resource);',
         'expected entity uids with type `Action` but got `A::"a"` and `B::"d"`',
-        "1:19",
+        "1:29",
     ),
     (
         "unknown condition keyword",

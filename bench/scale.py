@@ -29,9 +29,23 @@ import stores
 ENVIRONMENTS = 8  # the generated schema's request environments
 
 
+# the issue's targets, whole command on this 2-core machine: seconds by (policies, query)
+TARGETS = {
+    (1000, "equivalent"): 10.0,
+    (1000, "implies"): 10.0,
+    (1000, "diff"): 20.0,
+    (1000, "lint"): 120.0,
+    (1000, "never-allows"): 10.0,
+    (10000, "equivalent"): 120.0,
+    (10000, "implies"): 120.0,
+    (10000, "diff"): 120.0,
+}
+
+
 @dataclass(frozen=True)
 class Measure:
     seconds: float | None  # None: stopped at the limit
+    cpu_seconds: float
     peak_mb: float
     exit: int | None
     output: str
@@ -50,12 +64,15 @@ def measure(args: Sequence[str], limit: float) -> Measure:
             if time.perf_counter() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
-                return Measure(None, usage.ru_maxrss / 1024, None, "")
+                return Measure(
+                    None, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, None, ""
+                )
             time.sleep(0.02)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        return Measure(elapsed, usage.ru_maxrss / 1024, proc.returncode, out.read().decode())
+        cpu = usage.ru_utime + usage.ru_stime
+        return Measure(elapsed, cpu, usage.ru_maxrss / 1024, proc.returncode, out.read().decode())
 
 
 def cli(*args: str | Path) -> list[str]:
@@ -99,9 +116,11 @@ def scale_table(sizes: Sequence[int], limit: float, seed: int = 1) -> list[list[
             "policies",
             "query",
             "seconds",
+            "CPU seconds",
             "ms per environment",
             "peak MB",
             "× time per 10× policies",
+            "of target",
         ]
     ]
     previous: dict[str, float] = {}
@@ -132,15 +151,27 @@ def scale_table(sizes: Sequence[int], limit: float, seed: int = 1) -> list[list[
                         f"{n:,}",
                         task.name,
                         f"{m.seconds:.1f}" if m.seconds is not None else f"> {limit:g}",
+                        f"{m.cpu_seconds:.1f}",
                         f"{m.seconds / task.environments * 1000:,.0f}"
                         if m.seconds is not None
                         else "",
                         f"{m.peak_mb:,.0f}",
                         growth,
+                        _of_target(n, task.name, m.seconds, limit),
                     ]
                 )
                 print(" | ".join(rows[-1]), flush=True)
     return rows
+
+
+def _of_target(n: int, name: str, seconds: float | None, limit: float) -> str:
+    """The time as a share of the issue's target (`0.4× of 10 s`), if there is one."""
+    target = TARGETS.get((n, name.split()[0]))
+    if target is None:
+        return ""
+    if seconds is None:
+        return f"> {limit / target:.1f}× of {target:g} s"
+    return f"{seconds / target:.2f}× of {target:g} s"
 
 
 def main() -> None:

@@ -21,14 +21,17 @@ from cedar_smt.analyzer.queries import QUERIES
 from cedar_smt.analyzer.results import (
     Counterexample,
     EnvResult,
+    InternalError,
     Interrupted,
     QueryResult,
     Verdict,
     overall,
 )
-from cedar_smt.analyzer.runner import Operand, Problem, confirm, run, timeout_ms
-from cedar_smt.core.authorizer import decision_rule
+from cedar_smt.analyzer.runner import Operand, Problem, confirm, decode_model, run, timeout_ms
+from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy
+from cedar_smt.core.entities import Entities
 from cedar_smt.core.policy import Effect, Policy, ScopeConstraint, ScopeEq
+from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
@@ -180,6 +183,9 @@ def lint_policies(
     return _findings(policies, schema, envs, answers, label)
 
 
+REPLAY_ROUNDS = 3  # models of a permit tried before solving over all its neighbours
+SATISFIED = Outcome.SATISFIED
+
 _CHECKS = ("never-matches", "always-matches", "redundant", "shadowed", "never-errors")
 
 
@@ -210,6 +216,7 @@ class _EnvLint:
         self.senv, self.f = self.enc.senv, self.enc.f
         self.universe = universe
         self.encode_seconds = 0.0
+        self.negated: dict[int, z3.BoolRef] = {}
 
     def run(self) -> None:
         start = time.perf_counter()
@@ -238,10 +245,10 @@ class _EnvLint:
             permits = [j for j in near if self.policies[j].effect is Effect.PERMIT]
             forbids = [j for j in near if self.policies[j].effect is Effect.FORBID]
             sat_i = compiled[i].satisfied
-            none_of = [f.not_(compiled[j].satisfied) for j in forbids]
+            none_of = [self.unsatisfied(j) for j in forbids]
             if p.effect is Effect.PERMIT:
                 # redundant unless it alone allows some request
-                others = [f.not_(compiled[j].satisfied) for j in permits]
+                others = [self.unsatisfied(j) for j in permits]
                 alone = [sat_i, *others, *none_of]
                 shadow = [sat_i, *none_of] if every_forbid else None
                 shadow_failed = failed_forbid
@@ -252,6 +259,15 @@ class _EnvLint:
                 shadow = [sat_i, *none_of] if len(every_forbid) > 1 else None
                 shadow_failed = next((failed[j] for j in failed if j in every_forbid), None)
             checks = ["never-matches", "redundant"] + (["shadowed"] if shadow else [])
+            if (
+                any_failed is None
+                and p.effect is Effect.PERMIT
+                and not all(self.refuted(i, c) for c in checks)
+                and self.alone_by_replay(i, near)
+            ):
+                for check in checks:
+                    if not self.refuted(i, check):
+                        self.record(i, check, Verdict.REFUTED)
             if any_failed is None and not all(self.refuted(i, c) for c in checks):
                 answer, seconds = self.solve(alone, [i, *near])
                 if answer == z3.sat:  # satisfiable, not redundant, not shadowed
@@ -335,6 +351,55 @@ class _EnvLint:
             self.record(i, check, Verdict.UNKNOWN, unsupported)
             return
         self.settle(i, check, *self.solve(formulas, involved))
+
+    def unsatisfied(self, j: int) -> z3.BoolRef:
+        """`not (policy j is satisfied)`, built once per environment."""
+        negated = self.negated.get(j)
+        if negated is None:
+            negated = self.negated[j] = self.f.not_(self.compiled[j].satisfied)
+        return negated
+
+    def alone_by_replay(self, i: int, near: list[int]) -> bool:
+        """Whether a request where permit `i` alone is satisfied turns up without solving over
+        all its neighbours at once: a model of the permit is decoded and its neighbours
+        evaluated on it concretely; those it satisfies (a user the model happened to put in a
+        group) are asked not to be, and the permit solved again with them, a few times. A
+        concrete request is a model of every formula it meets, so when one satisfies the
+        permit and none of its neighbours, the permit is satisfiable, not redundant and not
+        shadowed; when none turns up, nothing follows and the caller solves over all."""
+        excluded: list[int] = []
+        for _ in range(REPLAY_ROUNDS):
+            formulas = [self.compiled[i].satisfied, *(self.unsatisfied(j) for j in excluded)]
+            answer, _ = self.solve(formulas, [i, *excluded])
+            if answer != z3.sat:
+                return False
+            notes = self.enc.notes([self.compiled[j].notes for j in (i, *excluded)])
+            point = decode_model(self.senv, self.solver.model(), notes)
+            request, entities = point.request, point.entities
+            if evaluate_policy(self.policies[i], request, entities).outcome is not SATISFIED:
+                raise InternalError(
+                    f"in environment {self.env}: a model of {self.policies[i].display_name} "
+                    f"does not satisfy it when replayed: {point.to_json()}"
+                )
+            self.refute_always_matching(request, entities)
+            satisfied = [
+                j
+                for j in near
+                if evaluate_policy(self.policies[j], request, entities).outcome is SATISFIED
+            ]
+            if not satisfied:
+                return True
+            excluded += satisfied
+        return False
+
+    def refute_always_matching(self, request: Request, entities: Entities) -> None:
+        """A concrete request of this environment that a policy does not match refutes the
+        policy's always-matches check: each one still open is evaluated on it."""
+        for j in self.compiled:
+            if not self.refuted(j, "always-matches") and not self.answered(j, "always-matches"):
+                outcome = evaluate_policy(self.policies[j], request, entities).outcome
+                if outcome is not Outcome.SATISFIED:
+                    self.record(j, "always-matches", Verdict.REFUTED)
 
     def may_error(self, i: int) -> None:
         """Whether the policy can error when every entity it reads exists; the witness of the

@@ -190,12 +190,15 @@ def timeout_option(help: str) -> Callable[[F], F]:
     return click.option("--timeout", type=float, callback=_seconds, metavar="SECONDS", help=help)
 
 
+SCHEMA_VARIABLE = "CEDAR_SMT_SCHEMA"  # the schema, when --schema is not given
+
 required_schema = click.option(
     "--schema",
     "schema_path",
     required=True,
+    envvar=SCHEMA_VARIABLE,
     type=click.Path(dir_okay=False),
-    help="Cedar or JSON schema.",
+    help=f"Cedar or JSON schema (default: ${SCHEMA_VARIABLE}).",
 )
 
 

@@ -12,6 +12,7 @@ from cedar_smt.analyzer.cli.common import (
     load_policies,
     load_schema,
     reports_bad_input,
+    required_schema,
 )
 from cedar_smt.core import (
     CedarError,
@@ -151,7 +152,7 @@ def _policy_list(ids: frozenset[str], policies: PolicySet) -> str:
     type=click.Path(dir_okay=False),
     help="A policy file (or give the files as arguments).",
 )
-@click.option("--schema", "schema_path", required=True, type=click.Path(dir_okay=False))
+@required_schema
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @reports_bad_input

@@ -156,13 +156,13 @@ def relocate(
     for c in changes:
         if c.old is not None and c.old.id == ref.id and c.new is not None:
             return c.new.source or c.new.version, c.new.line, c.new.column, None
-    removed = f"the removed {ref.effect} `{ref.name}` ({ref.where})"
+    removed = f"the removed {ref.effect} `{ref.name}` ({ref.where})"  # in the why of each place
     new_files = [c.new.source or c.new.version for c in changes if c.new is not None]
     new_file = dict(files).get(ref.source or ref.version) or (files[-1][1] if files else "new")
     if new_file not in new_files:
         shown = next((n for _, n in files if n in new_files), new_files[0] if new_files else None)
         if shown is not None and shown != new_file:
-            return shown, 1, 1, f"{removed} was in a file the new version no longer has"
+            return shown, 1, 1, f"shown here: {removed} was in a file the new version lacks"
     kept = [
         (c.old.line, c.new)
         for c in changes
@@ -176,12 +176,12 @@ def relocate(
     after = [(old_line, new) for old_line, new in kept if old_line > line]
     if after:
         new = min(after, key=lambda k: k[0])[1]
-        return new_file, new.line, new.column, f"{removed} was just before this policy"
+        return new_file, new.line, new.column, f"shown where {removed} was: just before this"
     before = [(old_line, new) for old_line, new in kept if old_line < line]
     if before:
         new = max(before, key=lambda k: k[0])[1]
-        return new_file, new.line, new.column, f"{removed} was just after this policy"
-    return new_file, 1, 1, f"{removed} was in this file"
+        return new_file, new.line, new.column, f"shown where {removed} was: just after this"
+    return new_file, 1, 1, f"shown where {removed} was: in this file"
 
 
 DIFF_RULES = {
@@ -224,7 +224,7 @@ def _results_at(
             {
                 "ruleId": code,
                 "level": "warning",
-                "message": {"text": text + (f"; shown here because {why}" if why else "")},
+                "message": {"text": text + (f"; {why}" if why else "")},
                 "locations": [location],
                 "partialFingerprints": _fingerprint(code, uri, name, *key),
                 "properties": properties,
@@ -285,17 +285,23 @@ def compare_sarif(result: CompareResult, root: str | None = None) -> dict[str, A
     files = result.files or ((result.old_label, result.new_label),)
     for env, d in result.differences:
         code = COMPARE_RULES[d.direction][0]
-        refs = d.new_policies or d.old_policies
-        results += _results_at(
-            code,
-            f"{env}: {d.direction}: {DIRECTION[d.direction]}",
-            refs,
-            result.changes,
-            files,
-            root,
-            [str(env), d.direction],
-            {"counterexample": d.counterexample.to_json()},
-        )
+        text = f"{env}: {d.direction}: {DIRECTION[d.direction]}"
+        if d.new_policies:
+            what = "allows" if d.direction == "more-permissive" else "denies"
+            refs = [(r, f"{text}: {r.effect} `{r.name}` {what} it in NEW") for r in d.new_policies]
+        else:
+            refs = [(r, f"{text}: {r.effect} `{r.name}` allowed it in OLD") for r in d.old_policies]
+        for ref, message in refs or [(None, text)]:
+            results += _results_at(
+                code,
+                message,
+                [ref] if ref is not None else [],
+                result.changes,
+                files,
+                root,
+                [str(env), d.direction],
+                {"counterexample": d.counterexample.to_json()},
+            )
     notes = [f"{e.env}: unknown: {e.reason}" for e in result.environments if e.reason]
     if result.interrupted:
         notes.append(

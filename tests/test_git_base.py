@@ -119,7 +119,7 @@ def test_a_folder_with_files_changed_removed_and_added(repo: Path) -> None:
     }
     assert uris <= {"policies/docs.cedar", "policies/sub/admins.cedar"}
     moved = [
-        r["message"]["text"] for r in run0["results"] if "no longer has" in r["message"]["text"]
+        r["message"]["text"] for r in run0["results"] if "new version lacks" in r["message"]["text"]
     ]
     assert moved and all(
         "the removed forbid `no-big-n` (HEAD:policies/extra.cedar:1)" in m for m in moved

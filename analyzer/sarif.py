@@ -286,6 +286,7 @@ def compare_sarif(result: CompareResult, root: str | None = None) -> dict[str, A
     for env, d in result.differences:
         code = COMPARE_RULES[d.direction][0]
         text = f"{env}: {d.direction}: {DIRECTION[d.direction]}"
+        refs: list[tuple[PolicyRef | None, str]] = []
         if d.new_policies:
             what = "allows" if d.direction == "more-permissive" else "denies"
             refs = [(r, f"{text}: {r.effect} `{r.name}` {what} it in NEW") for r in d.new_policies]

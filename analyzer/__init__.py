@@ -3,10 +3,11 @@
 Each `check_*` function answers one query per request environment of the schema: holds,
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
 the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/. `render` and
-`sarif` show results as the CLI prints them (text, SARIF); `to_json` is on the results.
+`sarif` show results as the CLI prints them (text, SARIF), `report` as Markdown or HTML;
+`to_json` is on the results. `compare_policies` says how two versions relate.
 """
 
-from cedar_smt.analyzer import render, sarif
+from cedar_smt.analyzer import render, report, sarif
 from cedar_smt.analyzer.checks import (
     check_always_allows,
     check_always_allows_when,
@@ -24,10 +25,11 @@ from cedar_smt.analyzer.checks import (
     check_never_errors,
     check_never_matches,
 )
+from cedar_smt.analyzer.compare import CompareResult, Comparison, compare_policies
 from cedar_smt.analyzer.diff import DiffResult, diff_policies
 from cedar_smt.analyzer.invariants import RuleResult, prove_rule
 from cedar_smt.analyzer.lint import LintResult, lint_policies
-from cedar_smt.analyzer.render import render_diff, render_lint, render_text
+from cedar_smt.analyzer.render import render_compare, render_diff, render_lint, render_text
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
@@ -37,10 +39,12 @@ from cedar_smt.analyzer.results import (
     QueryResult,
     Verdict,
 )
-from cedar_smt.analyzer.sarif import diff_sarif, lint_sarif
+from cedar_smt.analyzer.sarif import compare_sarif, diff_sarif, lint_sarif
 
 __all__ = [
     "AnalysisInputError",
+    "CompareResult",
+    "Comparison",
     "Counterexample",
     "DiffResult",
     "EnvResult",
@@ -65,14 +69,18 @@ __all__ = [
     "check_never_allows",
     "check_never_errors",
     "check_never_matches",
+    "compare_policies",
+    "compare_sarif",
     "diff_policies",
     "diff_sarif",
     "lint_policies",
     "lint_sarif",
     "prove_rule",
     "render",
+    "render_compare",
     "render_diff",
     "render_lint",
     "render_text",
+    "report",
     "sarif",
 ]

@@ -34,7 +34,9 @@ def _policies(policies: Policies) -> tuple[Policy, ...]:
 MAX_LISTED_ERRORS = 20
 
 
-def require_valid(policies: Iterable[Policy], schema: Schema, label: str) -> None:
+def require_valid(
+    policies: Iterable[Policy], schema: Schema, label: str, against: str = "the schema"
+) -> None:
     """Refuse policies that do not validate, naming each error's file, line and policy."""
     validator = Validator(schema)
     # a policy whose scope matches no environment is dead, not wrong: it can be analysed
@@ -49,7 +51,7 @@ def require_valid(policies: Iterable[Policy], schema: Schema, label: str) -> Non
     if len(failing) > MAX_LISTED_ERRORS:
         lines.append(f"  (and {len(failing) - MAX_LISTED_ERRORS} more)")
     raise AnalysisInputError(
-        f"the policies of {named} do not validate against the schema, so they cannot be "
+        f"the policies of {named} do not validate against {against}, so they cannot be "
         "analysed:\n" + "\n".join(lines)
     )
 

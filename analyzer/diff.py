@@ -181,6 +181,13 @@ class DiffResult:
     interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
     unfinished: tuple[RequestEnv, ...] = ()  # environments not searched, when interrupted
     notes: tuple[str, ...] = ()  # how policies were matched, when `@id` could not be used
+    files: tuple[tuple[str, str], ...] = ()  # (old file, new file) pairs, when not the labels
+
+    @property
+    def file_pairs(self) -> tuple[tuple[str, str], ...]:
+        """Which new file each old file became, so that reports can show a removed policy
+        where a reviewer of the new version looks."""
+        return self.files or ((self.old_label, self.new_label),)
 
     @property
     def decisions_change(self) -> bool:
@@ -508,16 +515,23 @@ def diff_policies(
     max_classes: int = MAX_CLASSES,
     on_done: Callable[[EnvDiff], None] | None = None,
     plain: bool = False,
+    files: Sequence[tuple[str, str]] = (),
+    old_schema: Schema | None = None,
 ) -> DiffResult:
     """Every class of requests whose decision differs between `old` and `new`, per environment.
 
     The search in an environment stops after `max_classes` classes (the result says so).
+    `old_schema`, when the schema changed with the policies, is the one `old` is validated
+    against first (`old` must validate against `schema` too: both versions are compared on
+    the requests `schema` allows). `files` pairs each old file with the new one it became.
     """
     old, new = tuple(old), tuple(new)
     if isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 1:
         raise AnalysisInputError(
             f"the class limit must be a whole number from 1, not `{max_classes}`"
         )
+    if old_schema is not None:
+        require_valid(old, old_schema, f"`{labels[0]}`", "the schema of their own version")
     require_valid(old, schema, f"`{labels[0]}`")
     require_valid(new, schema, f"`{labels[1]}`")
     envs = matching_environments(schema, principal_type, action, resource_type)
@@ -547,9 +561,12 @@ def diff_policies(
             stop.signal_name,
             tuple(envs[len(results) :]),
             notes,
+            tuple(files),
         )
         raise Interrupted.of(err, partial) from None
-    return DiffResult(tuple(changes), tuple(results), *labels, max_classes, notes=notes)
+    return DiffResult(
+        tuple(changes), tuple(results), *labels, max_classes, notes=notes, files=tuple(files)
+    )
 
 
 __all__ = [

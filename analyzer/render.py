@@ -6,6 +6,7 @@ result records' `to_json`.
 
 from __future__ import annotations
 
+from cedar_smt.analyzer.compare import CompareResult, Comparison
 from cedar_smt.analyzer.diff import STOPPED_BY, DiffResult, PolicyChange
 from cedar_smt.analyzer.lint import LintResult
 from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
@@ -183,5 +184,61 @@ def render_lint(result: LintResult) -> str:
         f"lint: {n} finding{'s' if n != 1 else ''}"
         + (f", {len(result.undecided)} undecided" if result.undecided else "")
         + stop
+    )
+    return "\n".join(lines)
+
+
+_COMPARISON_MARK = {
+    Comparison.EQUIVALENT: "equivalent     ",
+    Comparison.LESS: "LESS-PERMISSIVE",
+    Comparison.MORE: "MORE-PERMISSIVE",
+    Comparison.INCOMPARABLE: "INCOMPARABLE   ",
+    Comparison.UNKNOWN: "UNKNOWN        ",
+}
+
+DIRECTION = {
+    "less-permissive": "OLD allows it, NEW denies it",
+    "more-permissive": "NEW allows it, OLD denies it",
+}
+
+
+def comparison_summary(result: CompareResult) -> str:
+    """`NEW is less permissive than OLD: ...`, in a sentence."""
+    old, new = f"`{result.old_label}`", f"`{result.new_label}`"
+    verdict = result.result
+    if verdict is Comparison.EQUIVALENT:
+        return f"{new} and {old} decide every request the same way"
+    if verdict is Comparison.LESS:
+        return f"{new} allows only what {old} allows, and not all of it"
+    if verdict is Comparison.MORE:
+        return f"{new} allows all that {old} allows, and more"
+    if verdict is Comparison.INCOMPARABLE:
+        return f"each of {new} and {old} allows requests the other denies"
+    could = " or ".join(c.value for c in result.possible)
+    return f"not every check was decided: it may be {could}"
+
+
+def render_compare(result: CompareResult) -> str:
+    """The comparison per environment, a counterexample each way where they differ, and the
+    overall verdict."""
+    lines = []
+    for env in result.environments:
+        line = f"{_COMPARISON_MARK[env.result]}  {env.env}"
+        if env.reason:
+            line += f"  ({env.reason})"
+        lines.append(line)
+        for d in env.differences:
+            lines.append(f"    {DIRECTION[d.direction]}:")
+            lines.extend(render_counterexample(d.counterexample, indent="      "))
+    counts = {c: sum(1 for e in result.environments if e.result is c) for c in Comparison}
+    n = len(result.environments) + len(result.unfinished)
+    tally = ", ".join(f"{counts[c]} {c.value.replace('-', ' ')}" for c in Comparison if counts[c])
+    stop = ""
+    if result.interrupted:
+        stop = f"; interrupted by {result.interrupted}, {len(result.unfinished)} not compared"
+    lines.append(
+        f"compare: {result.result.value.upper()}: {comparison_summary(result)} "
+        f"({tally or 'nothing compared'}, of {n} request environment{'s' if n != 1 else ''}"
+        f"{stop})"
     )
     return "\n".join(lines)

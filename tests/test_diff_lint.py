@@ -189,10 +189,11 @@ def test_lint_cli_formats(fmt: str) -> None:
             f"L00{i}" for i in range(1, 7)
         }
         assert len(run0["results"]) == 9
-        assert all(
-            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == path
-            for r in run0["results"]
-        )
+        base = run0["originalUriBaseIds"]["SRCROOT"]["uri"]
+        for r in run0["results"]:
+            artifact = r["locations"][0]["physicalLocation"]["artifactLocation"]
+            assert artifact["uriBaseId"] == "SRCROOT" and not artifact["uri"].startswith("/")
+            assert base + artifact["uri"] == Path(path).resolve().as_uri()
 
 
 def test_clean_policies_lint_exit_0() -> None:

@@ -6,7 +6,7 @@ exception nobody expected is an internal error, exit 4, and SIGINT or SIGTERM st
 within a second, print what was finished and exit 130 or 143 (`common`).
 The commands live beside this module: `concrete` (authorize, validate,
 translate), `queries` (the
-analyses), `review` (diff, lint); `common` holds what they share.
+analyses), `review` (diff, compare, lint); `common` holds what they share.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ for _command in (
     *queries.COMMANDS,
     queries.prove_invariants,
     review.diff,
+    review.compare,
     review.lint,
 ):
     main.add_command(_command)

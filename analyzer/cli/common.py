@@ -4,6 +4,7 @@ exit codes, signals and the progress bar."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import math
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from cedar_smt.analyzer.report import report_of, to_html, to_markdown
 from cedar_smt.analyzer.results import InternalError, Interrupted
 from cedar_smt.core import CedarError, PolicySet, Schema
 from cedar_smt.core.errors import LinkError
@@ -188,12 +190,15 @@ def timeout_option(help: str) -> Callable[[F], F]:
     return click.option("--timeout", type=float, callback=_seconds, metavar="SECONDS", help=help)
 
 
+SCHEMA_VARIABLE = "CEDAR_SMT_SCHEMA"  # the schema, when --schema is not given
+
 required_schema = click.option(
     "--schema",
     "schema_path",
     required=True,
+    envvar=SCHEMA_VARIABLE,
     type=click.Path(dir_okay=False),
-    help="Cedar or JSON schema.",
+    help=f"Cedar or JSON schema (default: ${SCHEMA_VARIABLE}).",
 )
 
 
@@ -227,6 +232,7 @@ def analysis_options(fn: F) -> F:
         timeout_option("Seconds per environment."),
         jobs_option,
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        report_options,
         click.option(
             "--entities-exist",
             is_flag=True,
@@ -243,6 +249,84 @@ def analysis_options(fn: F) -> F:
     return fn
 
 
+REPORT_FORMATS = ("text", "json", "markdown", "html")
+
+
 def output_options(fn: F) -> F:
-    fn = click.option("--sarif", "as_sarif", is_flag=True, help="Print SARIF 2.1.0.")(fn)
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    """--json, --sarif, --format and --summary-file, for commands that write SARIF too."""
+    return _report_options(fn, sarif=True)
+
+
+def report_options(fn: F) -> F:
+    """--format and --summary-file, for the analyses (their --json is in analysis_options)."""
+    return _report_options(fn, sarif=False)
+
+
+def _report_options(fn: F, sarif: bool) -> F:
+    formats = REPORT_FORMATS[:2] + (("sarif",) if sarif else ()) + REPORT_FORMATS[2:]
+    fn = click.option(
+        "--summary-file",
+        type=click.Path(dir_okay=False),
+        help="Also append the Markdown report to this file (such as $GITHUB_STEP_SUMMARY).",
+    )(fn)
+    fn = click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(formats),
+        help="What to print: "
+        + ", ".join(formats)
+        + " (Markdown for a pull-request comment; HTML as one self-contained page).",
+    )(fn)
+    if sarif:
+        fn = click.option("--sarif", "as_sarif", is_flag=True, help="Print SARIF 2.1.0.")(fn)
+        fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    return fn
+
+
+def chosen_format(output_format: str | None, as_json: bool = False, as_sarif: bool = False) -> str:
+    """The one format asked for by --format, --json or --sarif (text when none is)."""
+    asked = [f for f, on in (("json", as_json), ("sarif", as_sarif)) if on]
+    if output_format is not None:
+        asked.append(output_format)
+    if len(set(asked)) > 1:
+        fail("give one of --json, --sarif and --format")
+    return asked[0] if asked else "text"
+
+
+def check_summary_file(path: str | None) -> None:
+    """Refuse a summary file that cannot be appended to, before any work is done."""
+    if path is None:
+        return
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        fail(f"cannot append to the summary file `{path}`: {err.strerror or err}")
+
+
+def emit(
+    result: Any,
+    output_format: str,
+    summary_file: str | None,
+    text: Callable[[], str],
+    sarif: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Print the result in the format asked for; append its Markdown report to the summary
+    file, if one is given."""
+    if output_format == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+    elif output_format == "sarif":
+        assert sarif is not None
+        click.echo(json.dumps(sarif(), indent=2))
+    elif output_format == "markdown":
+        click.echo(to_markdown(report_of(result)), nl=False)
+    elif output_format == "html":
+        click.echo(to_html(report_of(result)), nl=False)
+    else:
+        click.echo(text())
+    if summary_file is not None:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as out:
+                out.write(to_markdown(report_of(result)) + "\n")
+        except OSError as err:
+            fail(f"cannot append to the summary file `{summary_file}`: {err.strerror or err}")

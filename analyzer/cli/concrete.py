@@ -12,6 +12,7 @@ from cedar_smt.analyzer.cli.common import (
     load_policies,
     load_schema,
     reports_bad_input,
+    required_schema,
 )
 from cedar_smt.core import (
     CedarError,
@@ -26,6 +27,7 @@ from cedar_smt.core import validate as core_validate
 from cedar_smt.core.files import read_text
 from cedar_smt.core.json_text import loads
 from cedar_smt.core.parser import parse_entity_uid
+from cedar_smt.core.validator import ValidationError
 
 
 def _request(
@@ -143,26 +145,45 @@ def _policy_list(ids: frozenset[str], policies: PolicySet) -> str:
 
 
 @click.command()
-@click.option("--policies", "policies_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--schema", "schema_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("files", metavar="[POLICIES]...", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--policies",
+    "policies_path",
+    type=click.Path(dir_okay=False),
+    help="A policy file (or give the files as arguments).",
+)
+@required_schema
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @reports_bad_input
 def validate(
-    policies_path: str, schema_path: str, template_links: str | None, as_json: bool
+    files: tuple[str, ...],
+    policies_path: str | None,
+    schema_path: str,
+    template_links: str | None,
+    as_json: bool,
 ) -> None:
     """Validate policies against a schema, in Cedar's strict mode.
 
-    Exit 0 when valid, 1 when not, 2 on bad input.
+    Each policy file (--policies, or the arguments, as a pre-commit hook passes them) is a
+    policy set of its own. Exit 0 when all are valid, 1 when one is not, 2 on bad input.
     """
+    paths = ([policies_path] if policies_path else []) + list(files)
+    if not paths:
+        fail("give the policies to validate: --policies FILE, or the files as arguments")
     schema = Schema.from_file(schema_path)
-    policies = load_policies(policies_path, template_links)
-    result = core_validate(policies, schema)
+    errors: list[ValidationError] = []
+    count = 0
+    for path in paths:
+        policies = load_policies(path, template_links)
+        errors.extend(core_validate(policies, schema).errors)
+        count += len(policies) + len(policies.templates)
+    passed = not errors
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "passed": result.passed,
+                    "passed": passed,
                     "errors": [
                         {
                             "policy": e.policy_id,
@@ -172,20 +193,19 @@ def validate(
                             "column": e.loc.column if e.loc else None,
                             "message": e.message,
                         }
-                        for e in result.errors
+                        for e in errors
                     ],
                 },
                 indent=2,
             )
         )
-    elif result.passed:
-        count = len(policies) + len(policies.templates)
+    elif passed:
         click.echo(f"valid: {count} {'policy' if count == 1 else 'policies'} typecheck")
     else:
-        for e in result.errors:
+        for e in errors:
             click.echo(f"error: {e}")
-        click.echo(f"invalid: {len(result.errors)} error{'' if len(result.errors) == 1 else 's'}")
-    sys.exit(0 if result.passed else 1)
+        click.echo(f"invalid: {len(errors)} error{'' if len(errors) == 1 else 's'}")
+    sys.exit(0 if passed else 1)
 
 
 @click.command()

@@ -14,6 +14,9 @@ from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
     analysis_options,
+    check_summary_file,
+    chosen_format,
+    emit,
     environment_filters,
     exit_interrupted,
     fail,
@@ -59,17 +62,16 @@ def _select(policies: PolicySet, ident: str | None, path: str, option: str) -> P
     return found[0]
 
 
-def _show(result: QueryResult, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        click.echo(render_text(result))
+def _show(result: QueryResult, options: dict[str, Any]) -> None:
+    emit(result, options["format"], options["summary_file"], lambda: render_text(result))
 
 
 def _analyse(
     check: Callable[..., QueryResult], *args: Any, as_json: bool, options: dict[str, Any]
 ) -> None:
     """Run a check with a progress bar, print its answer, and exit with its code."""
+    options["format"] = chosen_format(options["format"], as_json)
+    check_summary_file(options["summary_file"])
     schema = options["schema"]
     filters = {k: options[k] for k in ("principal_type", "action", "resource_type")}
     count = len(select_environments(request_environments(schema), **filters))
@@ -82,9 +84,9 @@ def _analyse(
         )
     except Interrupted as err:
         if isinstance(err.partial, QueryResult):
-            _show(err.partial, as_json)
+            _show(err.partial, options)
         exit_interrupted(err)
-    _show(result, as_json)
+    _show(result, options)
     sys.exit(
         {Verdict.HOLDS: 0, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[
             result.verdict
@@ -101,8 +103,12 @@ def _common(
     jobs: int,
     template_links: str | None = None,
     entities_exist: bool = False,
+    output_format: str | None = None,
+    summary_file: str | None = None,
 ) -> dict[str, Any]:
     return {
+        "format": output_format,
+        "summary_file": summary_file,
         "links": template_links,
         "entities_exist": entities_exist,
         "schema": Schema.from_file(schema_path),

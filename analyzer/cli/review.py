@@ -1,9 +1,10 @@
-"""`diff` and `lint`: reviewing a change, and policies that do nothing."""
+"""`diff`, `compare` and `lint`: reviewing a change, and policies that do nothing."""
 
 from __future__ import annotations
 
-import json
+import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -11,9 +12,13 @@ import click
 from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
+    check_summary_file,
+    chosen_format,
+    emit,
     environment_filters,
     exit_interrupted,
     fail,
+    jobs_option,
     load_policies,
     output_options,
     reports_bad_input,
@@ -21,28 +26,47 @@ from cedar_smt.analyzer.cli.common import (
     timeout_option,
     with_progress,
 )
-from cedar_smt.analyzer.diff import MAX_CLASSES, DiffResult, diff_policies
+from cedar_smt.analyzer.cli.git import GitBase, repository_root
+from cedar_smt.analyzer.compare import CompareResult, Comparison, compare_policies
+from cedar_smt.analyzer.diff import MAX_CLASSES, DiffResult, PolicyRef, diff_policies
 from cedar_smt.analyzer.lint import LintResult, lint_policies
-from cedar_smt.analyzer.render import render_diff, render_lint
+from cedar_smt.analyzer.render import render_compare, render_diff, render_lint
 from cedar_smt.analyzer.results import Interrupted
 from cedar_smt.analyzer.runner import select_environments
-from cedar_smt.analyzer.sarif import diff_sarif, lint_sarif
+from cedar_smt.analyzer.sarif import compare_sarif, diff_sarif, lint_sarif
 from cedar_smt.core import Schema, request_environments
 
 
-def _show(result: DiffResult | LintResult, as_json: bool, as_sarif: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    elif isinstance(result, DiffResult):
-        click.echo(json.dumps(diff_sarif(result), indent=2) if as_sarif else render_diff(result))
+def _root() -> str:
+    """What SARIF uris are relative to: the git repository around us, else this directory."""
+    return repository_root() or os.getcwd()
+
+
+def _emit(result: DiffResult | LintResult | CompareResult, fmt: str, summary: str | None) -> None:
+    if isinstance(result, DiffResult):
+        emit(result, fmt, summary, lambda: render_diff(result), lambda: diff_sarif(result, _root()))
+    elif isinstance(result, CompareResult):
+        emit(
+            result,
+            fmt,
+            summary,
+            lambda: render_compare(result),
+            lambda: compare_sarif(result, _root()),
+        )
     else:
-        click.echo(json.dumps(lint_sarif(result), indent=2) if as_sarif else render_lint(result))
+        emit(result, fmt, summary, lambda: render_lint(result), lambda: lint_sarif(result, _root()))
 
 
 @click.command()
-@click.argument("old_path", metavar="OLD", type=click.Path(dir_okay=False))
-@click.argument("new_path", metavar="NEW", type=click.Path(dir_okay=False))
+@click.argument("paths", metavar="OLD NEW | --git-base REV POLICIES...", nargs=-1, required=True)
 @required_schema
+@click.option(
+    "--git-base",
+    "git_base",
+    metavar="REV",
+    help="Compare POLICIES (files, or folders of .cedar files) in the working tree with the "
+    "same paths at git revision REV (the schema too, if it changed since).",
+)
 @environment_filters
 @timeout_option("Seconds per solver call.")
 @click.option(
@@ -61,9 +85,9 @@ def _show(result: DiffResult | LintResult, as_json: bool, as_sarif: bool) -> Non
 @output_options
 @reports_bad_input
 def diff(
-    old_path: str,
-    new_path: str,
+    paths: tuple[str, ...],
     schema_path: str,
+    git_base: str | None,
     principal_type: str | None,
     action_filter: str | None,
     resource_type: str | None,
@@ -72,18 +96,108 @@ def diff(
     template_links: str | None,
     as_json: bool,
     as_sarif: bool,
+    output_format: str | None,
+    summary_file: str | None,
 ) -> None:
     """Every kind of request whose decision changes from OLD to NEW, and why.
+
+    With --git-base REV, the old version is POLICIES as they were at REV, and the new one as
+    they are in the working tree: `cedar-smt diff --git-base origin/main policies/ --schema
+    schema.cedarschema`.
 
     Exit 0 when no decision changes, 1 when some do (even if the search could not complete
     everywhere: the summary says so), 2 on bad input, 3 when no change was found but the
     search could not complete (a timeout, the --max-classes limit, an unsupported construct).
     """
-    if as_json and as_sarif:
-        fail("give --json or --sarif, not both")
+    fmt = chosen_format(output_format, as_json, as_sarif)
+    check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
-    old = load_policies(old_path, template_links)
-    new = load_policies(new_path, template_links)
+    notes: tuple[str, ...] = ()
+    extra: dict[str, Any] = {}
+    if git_base is not None:
+        versions = GitBase(git_base).versions(list(paths), schema_path, template_links)
+        old, new = list(versions.old), list(versions.new)
+        labels = versions.labels
+        notes = versions.notes
+        extra = {"files": versions.files, "old_schema": versions.old_schema}
+    else:
+        if len(paths) != 2:
+            fail(
+                f"diff takes two policy files, OLD and NEW (or --git-base REV and the policies), "
+                f"not {len(paths)}"
+            )
+        old = list(load_policies(paths[0], template_links))
+        new = list(load_policies(paths[1], template_links))
+        labels = (paths[0], paths[1])
+    envs = select_environments(
+        request_environments(schema), principal_type, action_filter, resource_type
+    )
+    options: dict[str, Any] = {
+        "labels": labels,
+        "principal_type": principal_type,
+        "action": action_filter,
+        "resource_type": resource_type,
+        "timeout": timeout,
+        "max_classes": max_classes,
+        **extra,
+    }
+    try:
+        result = with_progress(
+            len(envs),
+            "environments",
+            lambda on_done: diff_policies(old, new, schema, on_done=on_done, **options),
+        )
+    except Interrupted as err:
+        if isinstance(err.partial, DiffResult):
+            _emit(replace(err.partial, notes=err.partial.notes + notes), fmt, summary_file)
+        exit_interrupted(err)
+    result = replace(result, notes=result.notes + notes)
+    _emit(result, fmt, summary_file)
+    sys.exit(EXIT_REFUTED if result.decisions_change else 0 if result.complete else EXIT_UNKNOWN)
+
+
+@click.command()
+@click.argument("old_path", metavar="OLD", type=click.Path(dir_okay=False))
+@click.argument("new_path", metavar="NEW", type=click.Path(dir_okay=False))
+@required_schema
+@environment_filters
+@timeout_option("Seconds per check and environment.")
+@jobs_option
+@click.option(
+    "--template-links",
+    type=click.Path(dir_okay=False),
+    help="Cedar template-link JSON, applied to both versions.",
+)
+@output_options
+@reports_bad_input
+def compare(
+    old_path: str,
+    new_path: str,
+    schema_path: str,
+    principal_type: str | None,
+    action_filter: str | None,
+    resource_type: str | None,
+    timeout: float | None,
+    jobs: int,
+    template_links: str | None,
+    as_json: bool,
+    as_sarif: bool,
+    output_format: str | None,
+    summary_file: str | None,
+) -> None:
+    """Whether NEW is equivalent to OLD, less or more permissive, or incomparable.
+
+    Per request environment and overall: less permissive when NEW allows only what OLD
+    allows (and not all of it), more permissive when NEW allows all OLD allows and more,
+    incomparable when each allows something the other denies (a counterexample each way).
+    Exit 0 equivalent, 1 less permissive, more permissive or incomparable, 2 on bad input,
+    3 unknown (a check the solver could not decide leaves the verdict open).
+    """
+    fmt = chosen_format(output_format, as_json, as_sarif)
+    check_summary_file(summary_file)
+    schema = Schema.from_file(schema_path)
+    old = list(load_policies(old_path, template_links))
+    new = list(load_policies(new_path, template_links))
     envs = select_environments(
         request_environments(schema), principal_type, action_filter, resource_type
     )
@@ -93,56 +207,93 @@ def diff(
         "action": action_filter,
         "resource_type": resource_type,
         "timeout": timeout,
-        "max_classes": max_classes,
+        "jobs": jobs,
     }
     try:
         result = with_progress(
-            len(envs),
-            "environments",
-            lambda on_done: diff_policies(list(old), list(new), schema, on_done=on_done, **options),
+            2 * len(envs),
+            "checks",
+            lambda on_done: compare_policies(old, new, schema, on_done=on_done, **options),
         )
     except Interrupted as err:
-        if isinstance(err.partial, DiffResult):
-            _show(err.partial, as_json, as_sarif)
+        if isinstance(err.partial, CompareResult):
+            _emit(err.partial, fmt, summary_file)
         exit_interrupted(err)
-    _show(result, as_json, as_sarif)
-    sys.exit(EXIT_REFUTED if result.decisions_change else 0 if result.complete else EXIT_UNKNOWN)
+    _emit(result, fmt, summary_file)
+    verdict = result.result
+    sys.exit(
+        0
+        if verdict is Comparison.EQUIVALENT
+        else EXIT_UNKNOWN
+        if verdict is Comparison.UNKNOWN
+        else EXIT_REFUTED
+    )
 
 
 @click.command()
-@click.argument("policies_path", metavar="POLICIES", type=click.Path(dir_okay=False))
+@click.argument(
+    "paths", metavar="POLICIES...", nargs=-1, required=True, type=click.Path(dir_okay=False)
+)
 @required_schema
 @timeout_option("Seconds per check and environment.")
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
 @output_options
 @reports_bad_input
 def lint(
-    policies_path: str,
+    paths: tuple[str, ...],
     schema_path: str,
     timeout: float | None,
     template_links: str | None,
     as_json: bool,
     as_sarif: bool,
+    output_format: str | None,
+    summary_file: str | None,
 ) -> None:
     """Policies that do nothing or can error: dead, matching everything, redundant, shadowed.
 
+    Each file is linted as a policy set of its own (as a pre-commit hook passes them).
     Exit 0 with no findings, 1 with findings, 2 on bad input, 3 when a check is undecided.
     """
-    if as_json and as_sarif:
-        fail("give --json or --sarif, not both")
+    fmt = chosen_format(output_format, as_json, as_sarif)
+    check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
-    policies = list(load_policies(policies_path, template_links))
+    sets = [(path, list(load_policies(path, template_links))) for path in paths]
+    label = ", ".join(paths)
+    done: list[LintResult] = []
+
+    def lint_each(on_done: Any) -> None:
+        for path, policies in sets:
+            done.append(
+                lint_policies(policies, schema, label=path, timeout=timeout, on_environment=on_done)
+            )
+
     try:
-        result = with_progress(
-            len(request_environments(schema)),
-            "environments",
-            lambda on_done: lint_policies(
-                policies, schema, label=policies_path, timeout=timeout, on_environment=on_done
-            ),
-        )
+        with_progress(len(request_environments(schema)) * len(sets), "environments", lint_each)
     except Interrupted as err:
         if isinstance(err.partial, LintResult):
-            _show(err.partial, as_json, as_sarif)
+            done.append(err.partial)
+        unlinted = tuple(PolicyRef.of(p, path) for path, ps in sets[len(done) :] for p in ps)
+        partial = _merged(done, label)
+        partial = replace(
+            partial,
+            interrupted=Interrupted.of(err).signal_name,
+            unlinted=partial.unlinted + unlinted,
+        )
+        _emit(partial, fmt, summary_file)
         exit_interrupted(err)
-    _show(result, as_json, as_sarif)
+    result = _merged(done, label)
+    _emit(result, fmt, summary_file)
     sys.exit(EXIT_REFUTED if result.findings else EXIT_UNKNOWN if result.undecided else 0)
+
+
+def _merged(results: list[LintResult], label: str) -> LintResult:
+    """The findings of each file's lint, as one result."""
+    if len(results) == 1:
+        return results[0]
+    return LintResult(
+        tuple(f for r in results for f in r.findings),
+        tuple(u for r in results for u in r.undecided),
+        label,
+        next((r.interrupted for r in results if r.interrupted), None),
+        tuple(p for r in results for p in r.unlinted),
+    )

@@ -26,6 +26,7 @@ import cedarpy
 import z3
 from hostile import hostile_table  # bench/ is on the path, as for any script
 from large import large_table
+from scale import scale_table
 
 from cedar_smt import analyzer
 from cedar_smt.core import Entities, PolicySet, Request, Schema, is_authorized
@@ -396,6 +397,12 @@ def scaling_table(sizes: Sequence[int]) -> list[list[str]]:
 # --- report ---------------------------------------------------------------------------
 
 
+def stores_table(sizes: Sequence[int]) -> list[list[str]]:
+    """bench/scale.py's table; lint and never-errors (a query per policy) stop at 1,000
+    policies."""
+    return scale_table(sizes, limit=600, largest={"lint": 1000, "never-errors": 1000})
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -427,6 +434,13 @@ def main() -> None:
         "--update-readme", action="store_true", help="rewrite the README's results section"
     )
     parser.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke test")
+    parser.add_argument(
+        "--store-sizes",
+        type=int,
+        nargs="+",
+        default=[100, 1000, 10000],
+        help="policies in the generated stores (at 10,000, lint is left out: see README)",
+    )
     args = parser.parse_args()
     report = [f"Measured {machine()}.", ""]
     print(report[0], flush=True)
@@ -449,6 +463,11 @@ def main() -> None:
         (
             "Scaling: generated policy sets in one request environment",
             scaling_table([10, 100] if args.quick else [10, 100, 1000]),
+        ),
+        (
+            "Stores shaped like real ones (bench/stores.py, seed 1; whole command in a fresh "
+            "process, all 8 request environments)",
+            stores_table([50, 100] if args.quick else args.store_sizes),
         ),
         ("Hostile inputs (one authorization each)", hostile_table()),
         (

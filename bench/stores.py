@@ -258,19 +258,20 @@ def entities(store: Store) -> list[dict[str, Any]]:
 
 def variants(store: Store) -> dict[str, str]:
     """The versions the benchmarks compare with the original: the same policies in another
-    order, one grant removed, and one grant edited (it names another folder)."""
+    order, one grant removed, and one grant to a user edited (it names another user)."""
     rng = random.Random(store.seed + 2)
     shuffled = list(store.policies)
     rng.shuffle(shuffled)
     removed_at = store.permits[len(store.permits) // 2]
     removed = [p for i, p in enumerate(store.policies) if i != removed_at]
     edited = list(store.policies)
-    grants = [i for i in store.permits if 'Folder::"f' in store.policies[i]]
+    grants = [i for i in store.permits if store.policies[i].startswith("permit (principal == User")]
     target = grants[len(grants) // 3]
-    name = re.search(r'Folder::"f(\d+)"', edited[target])
+    name = re.search(r'User::"u(\d+)"', edited[target])
     assert name is not None
-    other = (int(name.group(1)) + 1) % store.folders
-    edited[target] = edited[target].replace(name.group(0), f'Folder::"f{other}"', 1)
+    # the grant moves to a user no other policy names: the old user may lose the access, and
+    # the new one gains it (in a store where no group or attribute rule grants it already)
+    edited[target] = edited[target].replace(name.group(0), f'User::"u{store.users}"', 1)
     return {
         "reordered.cedar": "\n\n".join([TEMPLATE, *shuffled]) + "\n",
         "removed.cedar": "\n\n".join([TEMPLATE, *removed]) + "\n",

@@ -329,11 +329,17 @@ class Decoder:
     def named_ids(self) -> set[EntityUID]:
         """Entities the policies name: their ids must stay as they are."""
         named = set()
-        for t, entity_type in self.notes.footprint.values():
-            if is_value(t):
-                uid = self.literal(t, EntityType(entity_type))
-                assert isinstance(uid, EntityUID)
-                named.add(uid)
+        # a term's literal is the same in every model; the cache holds the term, so that its
+        # id is not given to another
+        known = self.env.named_literals
+        for key, (t, entity_type) in self.notes.footprint.items():
+            entry = known.get(key)
+            if entry is None:
+                uid = self.literal(t, EntityType(entity_type)) if is_value(t) else None
+                assert uid is None or isinstance(uid, EntityUID)
+                entry = known[key] = (t, uid)
+            if entry[1] is not None:
+                named.add(entry[1])
         return named
 
 

@@ -83,6 +83,8 @@ class SymEnv:
             tuple[str, tuple[int, ...]], tuple[z3.ExprRef, tuple[z3.ExprRef, ...]]
         ] = {}
         self._ancestor_types: dict[str, list[str]] = {}
+        # the entity literal each footprint term is, if it is one (the decoder asks each time)
+        self.named_literals: dict[int, tuple[z3.ExprRef, EntityUID | None]] = {}
         self.note_input(self.context, env.context)
         self.base = Notes.union([self.notes])  # what every formula of the environment needs
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import z3
+from z3 import z3core
 
 from cedar_smt.core.types import SchemaType
 
@@ -26,10 +28,23 @@ class Sym:
 
 def is_value(t: z3.ExprRef) -> bool:
     """A literal: booleans, bit-vectors, strings, and constructors applied to literals."""
-    if z3.is_true(t) or z3.is_false(t) or z3.is_bv_value(t) or z3.is_string_value(t):
+    return _is_value(t.ctx.ref(), t.as_ast())
+
+
+def _is_value(ctx: Any, a: Any) -> bool:
+    # through Z3's C API: the Python wrappers' checks and objects made this a tenth of
+    # encoding a large policy set
+    kind = z3core.Z3_get_ast_kind(ctx, a)
+    if kind == z3.Z3_NUMERAL_AST:
         return True
-    if z3.is_app(t) and t.decl().kind() == z3.Z3_OP_DT_CONSTRUCTOR:
-        return all(is_value(a) for a in t.children())
+    if kind != z3.Z3_APP_AST:
+        return False
+    op = z3core.Z3_get_decl_kind(ctx, z3core.Z3_get_app_decl(ctx, a))
+    if op == z3.Z3_OP_TRUE or op == z3.Z3_OP_FALSE or z3core.Z3_is_string(ctx, a):
+        return True
+    if op == z3.Z3_OP_DT_CONSTRUCTOR:
+        n = z3core.Z3_get_app_num_args(ctx, a)
+        return all(_is_value(ctx, z3core.Z3_get_app_arg(ctx, a, i)) for i in range(n))
     return False
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import z3
 
 from cedar_smt.analyzer.results import AnalysisInputError, InternalError
-from cedar_smt.core.ast import Expr, to_source
+from cedar_smt.core.ast import Expr, UnaryApp, UnaryOp, to_source
 from cedar_smt.core.authorizer import decision_rule, is_authorized
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.grounded import Facts, GroundedPolicies
@@ -272,9 +272,16 @@ def _condition(permits: Sequence[Expr] | None, forbids: Sequence[Expr]) -> str |
     if permits is not None:
         text = " || ".join(to_source(e) for e in permits)
         parts.append(f"({text})" if len(permits) > 1 and forbids else text)
-    parts.extend(f"!{to_source(e)}" for e in forbids)
+    parts.extend(_negated(e) for e in forbids)
     condition = " && ".join(parts)
     return condition if len(condition) <= SIMPLE_CONDITION else None
+
+
+def _negated(e: Expr) -> str:
+    """`!e` as text; `!!x` shown as `x` (a residual is typed Bool, so they agree)."""
+    if isinstance(e, UnaryApp) and e.op is UnaryOp.NOT:
+        return to_source(e.arg)
+    return f"!{to_source(e)}"
 
 
 class _Decider:

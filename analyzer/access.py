@@ -428,12 +428,22 @@ class AccessReview:
     def _checked(
         self, p: EntityUID, a: EntityUID, r: EntityUID, facts: Facts, answer: _Answer
     ) -> Grant:
-        """The grant, its witness replayed through core's authorizer first."""
+        """The grant, its witness replayed through core's authorizer first, on the policies
+        the triple's scope matches that some context may satisfy. The others are false for
+        every context by the very closures core's authorizer runs (core/compiled.py), or by
+        the partial evaluator on parts that do not read the context; the tests check both
+        against the authorizer on every policy."""
         names = self.policies
         if answer.witness is not None:
             request = Request(p, a, r, answer.witness)
-            candidates = [names[i] for i in facts.candidates]
-            response = is_authorized(request, candidates, self.entities)
+            live = (
+                *facts.permits,
+                *facts.forbids,
+                *(i for i, _ in facts.residual_permits),
+                *(i for i, _ in facts.residual_forbids),
+                *(i for i, _ in facts.irreducible),
+            )
+            response = is_authorized(request, [names[i] for i in live], self.entities)
             if not response.allowed:
                 raise InternalError(
                     f"the witness context for {p}, {a}, {r} does not allow when replayed: "
@@ -511,7 +521,8 @@ def plain_answer(
     store pinned, the context free: the reference the residual path is compared with."""
     senv = SymEnv(universe, env)
     f = senv.f
-    permits, forbids = [], []
+    permits: list[z3.BoolRef] = []
+    forbids: list[z3.BoolRef] = []
     try:
         for policy in policies:
             if not applies(policy, env, universe.schema):

@@ -124,10 +124,10 @@ class _Body:
             return False
         except Irreducible as err:
             return err
-        if type(value) is Residual:
+        if isinstance(value, Residual):
             return value.expr
         try:
-            return as_bool(value)  # type: ignore[arg-type]
+            return as_bool(value)
         except EvaluationError:
             return False
 
@@ -185,7 +185,7 @@ class GroundedPolicies:
             elif isinstance(o, Irreducible):
                 irreducible.append((i, str(o)))
             else:
-                (residual_permits if is_permit else residual_forbids).append((i, o))  # type: ignore[arg-type]
+                (residual_permits if is_permit else residual_forbids).append((i, o))
         return Facts(
             tuple(permits),
             tuple(forbids),

@@ -109,7 +109,7 @@ _EXTENSIONS: dict[type, ExtFun] = {
 
 def reify(v: Partial) -> Expr:
     """An expression for a partial value: a residual's own, or one evaluating to the value."""
-    if type(v) is Residual:
+    if isinstance(v, Residual):
         return v.expr
     if isinstance(v, bool | Long | str | EntityUID):
         return Lit(v)
@@ -118,7 +118,7 @@ def reify(v: Partial) -> Expr:
     if isinstance(v, Record):
         return RecordLit(tuple((k, reify(x)) for k, x in v.items()))
     if type(v) in _EXTENSIONS:
-        parsed = parse_expr(v.to_cedar())  # type: ignore[union-attr]
+        parsed = parse_expr(v.to_cedar())
         assert isinstance(parsed, Call) and parsed.fn is _EXTENSIONS[type(v)], parsed
         return parsed
     raise AssertionError(f"not a Cedar value: {v!r}")
@@ -154,7 +154,7 @@ def _operand(e: Expr, known: Known, es: Entities) -> Partial:
 
 
 def _bool(v: Partial) -> Partial:
-    return v if type(v) is Residual else as_bool(v)
+    return v if isinstance(v, Residual) else as_bool(v)
 
 
 @room_for_depth()
@@ -170,61 +170,61 @@ def partial(e: Expr, known: Known, es: Entities) -> Partial:
             raise AssertionError(f"template slot {name} reached the evaluator unlinked")
         case Ite(cond=c, then=t, else_=f):
             pc = partial(c, known, es)
-            if type(pc) is not Residual:
+            if not isinstance(pc, Residual):
                 return partial(t if as_bool(pc) else f, known, es)
             then, else_ = _reached(t, known, es), _reached(f, known, es)
             return Residual(Ite(pc.expr, reify(then), reify(else_)))
         case And(left=a, right=b):
             pa = partial(a, known, es)
-            if type(pa) is not Residual:
+            if not isinstance(pa, Residual):
                 return _bool(partial(b, known, es)) if as_bool(pa) else False
             pb = _operand(b, known, es)
             return pa if pb is True else Residual(And(pa.expr, reify(pb)))
         case Or(left=a, right=b):
             pa = partial(a, known, es)
-            if type(pa) is not Residual:
+            if not isinstance(pa, Residual):
                 return True if as_bool(pa) else _bool(partial(b, known, es))
             pb = _operand(b, known, es)
             return pa if pb is False else Residual(Or(pa.expr, reify(pb)))
         case UnaryApp(op=op, arg=a):
             pa = partial(a, known, es)
-            if type(pa) is Residual:
+            if isinstance(pa, Residual):
                 return Residual(UnaryApp(op, pa.expr))
             return apply1(op, pa)
         case BinaryApp(op=op, left=a, right=b):
             pa, pb = partial(a, known, es), partial(b, known, es)
-            if type(pa) is Residual or type(pb) is Residual:
+            if isinstance(pa, Residual) or isinstance(pb, Residual):
                 return Residual(BinaryApp(op, reify(pa), reify(pb)))
             return apply2(op, pa, pb, es)
         case Like(arg=a, pattern=p):
             pa = partial(a, known, es)
-            return Residual(Like(pa.expr, p)) if type(pa) is Residual else like(pa, p)
+            return Residual(Like(pa.expr, p)) if isinstance(pa, Residual) else like(pa, p)
         case Is(arg=a, entity_type=t):
             pa = partial(a, known, es)
-            return Residual(Is(pa.expr, t)) if type(pa) is Residual else is_type(pa, t)
+            return Residual(Is(pa.expr, t)) if isinstance(pa, Residual) else is_type(pa, t)
         case HasAttr(arg=a, attr=name):
             pa = partial(a, known, es)
-            if type(pa) is Residual:
+            if isinstance(pa, Residual):
                 return Residual(HasAttr(pa.expr, name))
             return has_attr(pa, name, es)
         case GetAttr(arg=a, attr=name):
             pa = partial(a, known, es)
-            if type(pa) is Residual:
+            if isinstance(pa, Residual):
                 return Residual(GetAttr(pa.expr, name))
             return get_attr(pa, name, es)
         case SetLit(elements=xs):
             ps = [partial(x, known, es) for x in xs]
-            if any(type(p) is Residual for p in ps):
+            if any(isinstance(p, Residual) for p in ps):
                 return Residual(SetLit(tuple(reify(p) for p in ps)))
             return frozenset(ps)  # type: ignore[arg-type]
         case RecordLit(fields=fs):
             named = [(k, partial(x, known, es)) for k, x in fs]
-            if any(type(p) is Residual for _, p in named):
+            if any(isinstance(p, Residual) for _, p in named):
                 return Residual(RecordLit(tuple((k, reify(p)) for k, p in named)))
             return Record(dict(named))  # type: ignore[arg-type]
         case Call(fn=fn, args=xs):
             ps = [partial(x, known, es) for x in xs]
-            if any(type(p) is Residual for p in ps):
+            if any(isinstance(p, Residual) for p in ps):
                 return Residual(Call(fn, tuple(reify(p) for p in ps)))
             return call(fn, ps)  # type: ignore[arg-type]
     assert_never(e)

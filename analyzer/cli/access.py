@@ -75,7 +75,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
             timeout_option("Seconds per solver call."),
         ]
     ):
-        fn = option(fn)
+        fn = option(fn)  # type: ignore[operator]
     return fn
 
 

@@ -4,10 +4,23 @@ Each `check_*` function answers one query per request environment of the schema:
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
 the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/. `render` and
 `sarif` show results as the CLI prints them (text, SARIF), `report` as Markdown or HTML;
-`to_json` is on the results. `compare_policies` says how two versions relate.
+`to_json` is on the results. `compare_policies` says how two versions relate. `who_can`,
+`what_can`, `access_matrix` and `access_diff` review access against an entity store.
 """
 
 from cedar_smt.analyzer import render, report, sarif
+from cedar_smt.analyzer.access import (
+    Access,
+    AccessDiff,
+    AccessReview,
+    Grant,
+    WhatCan,
+    WhoCan,
+    access_diff,
+    access_matrix,
+    what_can,
+    who_can,
+)
 from cedar_smt.analyzer.checks import (
     check_always_allows,
     check_always_allows_when,
@@ -42,18 +55,26 @@ from cedar_smt.analyzer.results import (
 from cedar_smt.analyzer.sarif import compare_sarif, diff_sarif, lint_sarif
 
 __all__ = [
+    "Access",
+    "AccessDiff",
+    "AccessReview",
     "AnalysisInputError",
     "CompareResult",
     "Comparison",
     "Counterexample",
     "DiffResult",
     "EnvResult",
+    "Grant",
     "InternalError",
     "Interrupted",
     "LintResult",
     "QueryResult",
     "RuleResult",
     "Verdict",
+    "WhatCan",
+    "WhoCan",
+    "access_diff",
+    "access_matrix",
     "check_always_allows",
     "check_always_allows_when",
     "check_always_denies",
@@ -83,4 +104,6 @@ __all__ = [
     "render_text",
     "report",
     "sarif",
+    "what_can",
+    "who_can",
 ]

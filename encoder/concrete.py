@@ -18,6 +18,7 @@ from cedar_smt.core.entities import Entities
 from cedar_smt.core.policy import Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.types import STRING, EntityType
+from cedar_smt.core.values import EntityUID
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
 from cedar_smt.encoder.env import SymEnv
 from cedar_smt.encoder.factory import Factory, Sym
@@ -31,10 +32,24 @@ def pin(env: SymEnv, request: Request, entities: Entities) -> list[z3.BoolRef]:
     """
     u, f = env.u, env.f
     out = [
-        f.eq(env.principal, u.entity(request.principal)),
-        f.eq(env.resource, u.entity(request.resource)),
+        *pin_known(env, request.principal, request.resource),
         f.eq(env.context, u.value(request.context, env.env.context)),
     ]
+    return [a for a in out if not z3.is_true(a)] + pin_entities(env, entities)
+
+
+def pin_known(env: SymEnv, principal: EntityUID, resource: EntityUID) -> list[z3.BoolRef]:
+    """Assertions fixing the request's principal and resource (the context stays free)."""
+    u, f = env.u, env.f
+    return [f.eq(env.principal, u.entity(principal)), f.eq(env.resource, u.entity(resource))]
+
+
+def pin_entities(env: SymEnv, entities: Entities) -> list[z3.BoolRef]:
+    """Assertions that make the store functions of `env` those of `entities`: at every entity
+    the store holds, and existence at every entity term the formulas touch (an entity term not
+    equal to a stored one does not exist). Call it after compiling."""
+    u, f = env.u, env.f
+    out: list[z3.BoolRef] = []
     used = set(env.used)  # pin only what the formulas look at
     stored: dict[str, list[z3.ExprRef]] = defaultdict(list)
     for uid, entity in entities.items():

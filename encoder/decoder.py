@@ -377,6 +377,22 @@ def decode(env: SymEnv, model: z3.ModelRef, notes: Notes | None = None) -> Count
         raise DecodeError(f"cannot decode the solver's model: {type(err).__name__}: {err}") from err
 
 
+def decode_context(env: SymEnv, model: z3.ModelRef, notes: Notes | None = None) -> Record:
+    """The context a model gives, its entities with the ids the model gives them: unlike
+    `decode`, nothing is renamed, since the context is replayed against a store whose
+    entities the formulas were pinned to (encoder/concrete.py)."""
+    try:
+        decoder = Decoder(env, model, notes)
+        decoder.decode()
+        context = decoder.value(env.context, env.env.context)
+    except (DecodeError, RecursionError):
+        raise
+    except Exception as err:  # whatever breaks here is a bug to report
+        raise DecodeError(f"cannot decode the solver's model: {type(err).__name__}: {err}") from err
+    assert isinstance(context, Record)
+    return context
+
+
 _WORD = re.compile(r"[^a-z0-9]+")
 
 

@@ -34,7 +34,7 @@ CORE_LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         ),
     ),
     ("types", frozenset({"typechecker", "validator"})),
-    ("evaluation", frozenset({"evaluator", "compiled", "authorizer"})),
+    ("evaluation", frozenset({"evaluator", "compiled", "authorizer", "residual", "grounded"})),
 )
 
 

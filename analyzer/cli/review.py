@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from cedar_smt.analyzer.access import access_diff
+from cedar_smt.analyzer.cli.access import parse_action, render_access_diff
 from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
@@ -32,9 +35,10 @@ from cedar_smt.analyzer.diff import MAX_CLASSES, DiffResult, PolicyRef, diff_pol
 from cedar_smt.analyzer.lint import LintResult, lint_policies
 from cedar_smt.analyzer.render import render_compare, render_diff, render_lint
 from cedar_smt.analyzer.results import Interrupted
-from cedar_smt.analyzer.runner import select_environments
+from cedar_smt.analyzer.runner import select_environments, timeout_ms
 from cedar_smt.analyzer.sarif import compare_sarif, diff_sarif, lint_sarif
-from cedar_smt.core import Schema, request_environments
+from cedar_smt.core import Entities, Schema, request_environments
+from cedar_smt.core.policy import Policy
 
 
 def _root() -> str:
@@ -82,12 +86,21 @@ def _emit(result: DiffResult | LintResult | CompareResult, fmt: str, summary: st
     type=click.Path(dir_okay=False),
     help="Cedar template-link JSON, applied to both versions.",
 )
+@click.option(
+    "--entities",
+    "entities_path",
+    type=click.Path(dir_okay=False),
+    help="Say the change's concrete impact on this entity store instead: every (principal, "
+    "action, resource) of the store whose access (always, sometimes, never) changes, grouped "
+    "by the changed policies responsible (text or --json).",
+)
 @output_options
 @reports_bad_input
 def diff(
     paths: tuple[str, ...],
     schema_path: str,
     git_base: str | None,
+    entities_path: str | None,
     principal_type: str | None,
     action_filter: str | None,
     resource_type: str | None,
@@ -129,6 +142,8 @@ def diff(
         old = list(load_policies(paths[0], template_links))
         new = list(load_policies(paths[1], template_links))
         labels = (paths[0], paths[1])
+    if entities_path is not None:
+        _access_diff(old, new, schema, entities_path, action_filter, timeout, fmt)
     envs = select_environments(
         request_environments(schema), principal_type, action_filter, resource_type
     )
@@ -154,6 +169,43 @@ def diff(
     result = replace(result, notes=result.notes + notes)
     _emit(result, fmt, summary_file)
     sys.exit(EXIT_REFUTED if result.decisions_change else 0 if result.complete else EXIT_UNKNOWN)
+
+
+def _access_diff(
+    old: list[Policy],
+    new: list[Policy],
+    schema: Schema,
+    entities_path: str,
+    action: str | None,
+    timeout: float | None,
+    fmt: str,
+) -> NoReturn:
+    """`diff --entities`: exit 0 when no access changes, 1 when some do, 3 when only changes
+    from or to unknown are found."""
+    if fmt not in ("text", "json"):
+        fail("diff --entities writes text or --json")
+    entities = Entities.from_file(entities_path, schema)
+    actions = None if action is None else [parse_action(action)]
+    result = with_progress(
+        len(entities),
+        "requests",
+        lambda on_done: access_diff(
+            old,
+            new,
+            schema,
+            entities,
+            actions=actions,
+            timeout_ms=timeout_ms(timeout),
+            on_done=on_done,
+        ),
+    )
+    click.echo(
+        json.dumps(result.to_json(), indent=2) if fmt == "json" else render_access_diff(result)
+    )
+    changes = result.changes
+    if any(c.gains is not None for c in changes):
+        sys.exit(EXIT_REFUTED)
+    sys.exit(EXIT_UNKNOWN if changes else 0)
 
 
 @click.command()

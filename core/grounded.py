@@ -1,0 +1,196 @@
+"""Policies grounded in an entity store: for a principal, an action and a resource taken from
+the store, what each policy says for every context at once.
+
+Policies are indexed by their scope (`principal == E`, `in E`, `is T`, `is T in E`, and the
+same for the resource and the action), so a (principal, action, resource) looks only at the
+policies whose scope it matches, as a bit set. A policy whose conditions never mention
+`context` is evaluated by its compiled closure (core/compiled.py); the others by the partial
+evaluator (core/residual.py), which leaves a residual condition on the context. An outcome
+that depends on the principal only, on the resource only, or on neither is kept and reused.
+No solver here: analyzer/access.py decides the residuals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from cedar_smt.core.ast import And, Expr, Lit, Var
+from cedar_smt.core.compiled import compile_expr
+from cedar_smt.core.entities import Entities
+from cedar_smt.core.errors import EvaluationError
+from cedar_smt.core.evaluator import as_bool
+from cedar_smt.core.policy import (
+    Effect,
+    Policy,
+    ScopeAny,
+    ScopeConstraint,
+    ScopeEq,
+    ScopeIn,
+    ScopeInSet,
+    ScopeIs,
+    ScopeIsIn,
+)
+from cedar_smt.core.request import Request
+from cedar_smt.core.residual import Irreducible, Known, Residual, mentions, partial
+from cedar_smt.core.values import EntityUID, Record
+
+_EMPTY = Record()
+
+# A policy's outcome for one (principal, action, resource): satisfied for every context
+# (True), for none (False: not satisfied, or an error), for the contexts where an expression
+# over `context` is true (Expr), or not reducible (Irreducible).
+Outcome: TypeAlias = "bool | Expr | Irreducible"
+
+
+class _ScopeIndex:
+    """Which policies' constraint on one variable an entity meets, as a bit set."""
+
+    def __init__(self, constraints: Sequence[ScopeConstraint], entities: Entities) -> None:
+        self.es = entities
+        self.any = 0
+        self.eq: dict[EntityUID, int] = {}
+        self.in_: dict[EntityUID, int] = {}
+        self.is_: dict[str, int] = {}
+        self.is_in: dict[tuple[str, EntityUID], int] = {}
+        for i, c in enumerate(constraints):
+            bit = 1 << i
+            match c:
+                case ScopeAny():
+                    self.any |= bit
+                case ScopeEq(entity=EntityUID() as uid):
+                    self.eq[uid] = self.eq.get(uid, 0) | bit
+                case ScopeIn(entity=EntityUID() as uid):
+                    self.in_[uid] = self.in_.get(uid, 0) | bit
+                case ScopeInSet(entities=uids):
+                    for uid in set(uids):
+                        self.in_[uid] = self.in_.get(uid, 0) | bit
+                case ScopeIs(entity_type=t):
+                    self.is_[t] = self.is_.get(t, 0) | bit
+                case ScopeIsIn(entity_type=t, entity=EntityUID() as uid):
+                    self.is_in[(t, uid)] = self.is_in.get((t, uid), 0) | bit
+                case _:
+                    raise AssertionError(f"unlinked or unknown scope constraint {c!r}")
+        self._bits: dict[EntityUID, int] = {}
+
+    def bits(self, uid: EntityUID) -> int:
+        """The policies whose constraint `uid` meets (`in` as core/evaluator.py's `in_entity`)."""
+        found = self._bits.get(uid)
+        if found is not None:
+            return found
+        above = (uid, *self.es.ancestors_or_empty(uid))
+        bits = self.any | self.eq.get(uid, 0) | self.is_.get(uid.type, 0)
+        for x in above:
+            bits |= self.in_.get(x, 0) | self.is_in.get((uid.type, x), 0)
+        self._bits[uid] = bits
+        return bits
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the policies whose scope matches one (principal, action, resource) say, for every
+    context; policies are named by their index in the grounded set."""
+
+    permits: tuple[int, ...]  # satisfied whatever the context
+    forbids: tuple[int, ...]
+    residual_permits: tuple[tuple[int, Expr], ...]  # satisfied where the expression is true
+    residual_forbids: tuple[tuple[int, Expr], ...]
+    irreducible: tuple[tuple[int, str], ...]  # with the error only some contexts reach
+    candidates: tuple[int, ...]  # every policy whose scope matches
+
+
+class _Body:
+    """A policy's conditions, joined: compiled when they never read the context."""
+
+    __slots__ = ("by_principal", "by_resource", "closure", "expr")
+
+    def __init__(self, policy: Policy) -> None:
+        conditions = [c.to_expr() for c in policy.conditions]
+        expr: Expr = conditions[-1] if conditions else Lit(True)
+        for cond in reversed(conditions[:-1]):
+            expr = And(cond, expr)
+        self.expr = expr
+        self.closure = None if mentions(expr, Var.CONTEXT) else compile_expr(expr)
+        self.by_principal = mentions(expr, Var.PRINCIPAL)
+        self.by_resource = mentions(expr, Var.RESOURCE)
+
+    def outcome(self, p: EntityUID, a: EntityUID, r: EntityUID, es: Entities) -> Outcome:
+        try:
+            if self.closure is not None:
+                return self.closure(Request(p, a, r, _EMPTY), es) is True
+            value = partial(self.expr, Known(p, a, r), es)
+        except EvaluationError:
+            return False
+        except Irreducible as err:
+            return err
+        if isinstance(value, Residual):
+            return value.expr
+        try:
+            return as_bool(value)
+        except EvaluationError:
+            return False
+
+
+class GroundedPolicies:
+    """A policy set over one entity store, asked about (principal, action, resource) triples."""
+
+    def __init__(self, policies: Iterable[Policy], entities: Entities) -> None:
+        self.policies = tuple(policies)
+        self.entities = entities
+        self.permit_bits = sum(
+            1 << i for i, p in enumerate(self.policies) if p.effect is Effect.PERMIT
+        )
+        self._principals = _ScopeIndex([p.principal for p in self.policies], entities)
+        self._actions = _ScopeIndex([p.action for p in self.policies], entities)
+        self._resources = _ScopeIndex([p.resource for p in self.policies], entities)
+        self._bodies = [_Body(p) for p in self.policies]
+        self._kept: dict[tuple[int, EntityUID, EntityUID | None, EntityUID | None], Outcome] = {}
+
+    def candidates(self, p: EntityUID, a: EntityUID, r: EntityUID) -> int:
+        """The policies whose scope the triple meets, as a bit set."""
+        return self._principals.bits(p) & self._actions.bits(a) & self._resources.bits(r)
+
+    def outcome(self, i: int, p: EntityUID, a: EntityUID, r: EntityUID) -> Outcome:
+        """Policy `i`'s outcome for the triple (its scope assumed met)."""
+        body = self._bodies[i]
+        if body.by_principal and body.by_resource:
+            return body.outcome(p, a, r, self.entities)
+        key = (i, a, p if body.by_principal else None, r if body.by_resource else None)
+        found = self._kept.get(key)
+        if found is None:
+            found = self._kept[key] = body.outcome(p, a, r, self.entities)
+        return found
+
+    def facts(self, p: EntityUID, a: EntityUID, r: EntityUID) -> Facts:
+        permits: list[int] = []
+        forbids: list[int] = []
+        residual_permits: list[tuple[int, Expr]] = []
+        residual_forbids: list[tuple[int, Expr]] = []
+        irreducible: list[tuple[int, str]] = []
+        candidates: list[int] = []
+        bits = self.candidates(p, a, r)
+        permit_bits = self.permit_bits
+        while bits:
+            low = bits & -bits
+            bits ^= low
+            i = low.bit_length() - 1
+            candidates.append(i)
+            o = self.outcome(i, p, a, r)
+            if o is False:
+                continue
+            is_permit = bool(permit_bits & low)
+            if o is True:
+                (permits if is_permit else forbids).append(i)
+            elif isinstance(o, Irreducible):
+                irreducible.append((i, str(o)))
+            else:
+                (residual_permits if is_permit else residual_forbids).append((i, o))
+        return Facts(
+            tuple(permits),
+            tuple(forbids),
+            tuple(residual_permits),
+            tuple(residual_forbids),
+            tuple(irreducible),
+            tuple(candidates),
+        )

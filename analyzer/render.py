@@ -168,9 +168,11 @@ def render_diff(result: DiffResult) -> str:
     else:
         lines.append("policies: no policy added, removed or changed")
     lines.extend(f"  note: {n}" for n in result.notes)
+    lines.extend(render_assumptions(result.assumptions))
     for env in result.environments:
         if not env.classes and env.complete:
-            lines.append(f"unchanged  {env.env}")
+            note = dependence_note(env.dependence)
+            lines.append(f"unchanged  {env.env}" + (f"  ({note})" if note else ""))
             continue
         if not env.complete:
             more = "; the classes below are not all of them" if env.classes else ""
@@ -189,7 +191,7 @@ def render_diff(result: DiffResult) -> str:
                 + incompleteness(result)
             )
     elif result.complete:
-        lines.append("diff: no request changes decision")
+        lines.append("diff: no request changes decision" + _overall_dependence(result.dependence))
     else:
         lines.append(
             "diff: UNKNOWN: no change found, but the search was incomplete in "
@@ -213,11 +215,13 @@ def _policy_change(c: PolicyChange) -> str:
 
 
 def render_lint(result: LintResult) -> str:
-    lines = []
+    lines = render_assumptions(result.assumptions)
     for f in result.findings:
         p = f.policy
         where = f"{p.source}:{p.line}:{p.column}" if p.line else (p.source or p.version)
-        lines.append(f"{where}: {f.code} {f.rule.name}: {p.effect} `{p.name}`: {f.message}")
+        note = dependence_note(f.dependence)
+        under = f" ({note})" if note else ""
+        lines.append(f"{where}: {f.code} {f.rule.name}: {p.effect} `{p.name}`: {f.message}{under}")
         if f.witness is not None:
             lines.extend(render_counterexample(f.witness))
     for u in result.undecided:
@@ -272,11 +276,14 @@ def comparison_summary(result: CompareResult) -> str:
 def render_compare(result: CompareResult) -> str:
     """The comparison per environment, a counterexample each way where they differ, and the
     overall verdict."""
-    lines = []
+    lines = render_assumptions(result.assumptions)
     for env in result.environments:
         line = f"{_COMPARISON_MARK[env.result]}  {env.env}"
-        if env.reason:
-            line += f"  ({env.reason})"
+        why = [env.reason] if env.reason else []
+        if dependence_note(env.dependence):
+            why.append(dependence_note(env.dependence))
+        if why:
+            line += f"  ({'; '.join(why)})"
         lines.append(line)
         for d in env.differences:
             lines.append(f"    {DIRECTION[d.direction]}:")
@@ -290,6 +297,6 @@ def render_compare(result: CompareResult) -> str:
     lines.append(
         f"compare: {result.result.value.upper()}: {comparison_summary(result)} "
         f"({tally or 'nothing compared'}, of {n} request environment{'s' if n != 1 else ''}"
-        f"{stop})"
+        f"{stop}){_overall_dependence(result.dependence)}"
     )
     return "\n".join(lines)

@@ -4,10 +4,12 @@ Each `check_*` function answers one query per request environment of the schema:
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
 the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/. `render` and
 `sarif` show results as the CLI prints them (text, SARIF), `report` as Markdown or HTML;
-`to_json` is on the results. `compare_policies` says how two versions relate.
+`to_json` is on the results. `compare_policies` says how two versions relate. Every analysis
+takes `assumptions=`: conditions every request is assumed to satisfy (`read_assumptions`).
 """
 
 from cedar_smt.analyzer import render, report, sarif
+from cedar_smt.analyzer.assumptions import Assumption, parse_assumptions, read_assumptions
 from cedar_smt.analyzer.checks import (
     check_always_allows,
     check_always_allows_when,
@@ -33,6 +35,7 @@ from cedar_smt.analyzer.render import render_compare, render_diff, render_lint, 
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
+    Dependence,
     EnvResult,
     InternalError,
     Interrupted,
@@ -43,9 +46,11 @@ from cedar_smt.analyzer.sarif import compare_sarif, diff_sarif, lint_sarif
 
 __all__ = [
     "AnalysisInputError",
+    "Assumption",
     "CompareResult",
     "Comparison",
     "Counterexample",
+    "Dependence",
     "DiffResult",
     "EnvResult",
     "InternalError",
@@ -75,7 +80,9 @@ __all__ = [
     "diff_sarif",
     "lint_policies",
     "lint_sarif",
+    "parse_assumptions",
     "prove_rule",
+    "read_assumptions",
     "render",
     "render_compare",
     "render_diff",

@@ -10,6 +10,7 @@ and when the solver gives none the answer says it may depend on them.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -493,3 +494,20 @@ def test_python_api(schema: Schema) -> None:
         check_always_denies(policies, schema, assumptions=["resource.public && !resource.public"])
     with pytest.raises(AnalysisInputError, match="not a Cedar condition"):
         check_always_denies(policies, schema, assumptions=["resource.public &&"])
+
+
+def test_the_readme_transcript_is_what_the_cli_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    from integration_suite import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    session = re.search(r"\$ (cedar-smt implies [^\n]*--assume-file[^\n]*)\n(.*?)```", text, re.S)
+    assert session is not None
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run(*shlex.split(session.group(1))[1:])
+    assert code == 0
+    shown = [line for line in session.group(2).splitlines() if line != "..."]
+    printed = out.splitlines()
+    assert all(line in printed for line in shown), out
+    assert printed[-1] == shown[-1]

@@ -442,6 +442,10 @@ def test_lint_findings_under_assumptions(files: dict[str, str]) -> None:
     (finding,) = report["findings"]
     assert finding["code"] == "L001" and finding["depends_on"] == ["A1"]
     assert report["assumptions"][0]["condition"] == ADULTS
+    code, out, _ = run(*base, "--assume", ADULTS, "--sarif")
+    (result,) = json.loads(out)["runs"][0]["results"]
+    assert result["message"]["text"].endswith("(under assumption A1)")
+    assert result["properties"]["assumptions"] == [{"id": "A1", "condition": ADULTS}]
 
 
 def test_prove_invariants_takes_assumptions(files: dict[str, str]) -> None:

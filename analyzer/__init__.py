@@ -4,8 +4,10 @@ Each `check_*` function answers one query per request environment of the schema:
 refuted (with a counterexample replayed through the concrete authorizer) or unknown (with
 the reason). See analyzer/checks.py; the `cedar-smt` CLI is analyzer/cli/. `render` and
 `sarif` show results as the CLI prints them (text, SARIF), `report` as Markdown or HTML;
-`to_json` is on the results. `compare_policies` says how two versions relate. `who_can`,
-`what_can`, `access_matrix` and `access_diff` review access against an entity store.
+`to_json` is on the results. `compare_policies` says how two versions relate. Every analysis
+takes `assumptions=`: conditions every request is assumed to satisfy (`read_assumptions`).
+`who_can`, `what_can`, `access_matrix` and `access_diff` review access against an entity
+store.
 """
 
 from cedar_smt.analyzer import render, report, sarif
@@ -21,6 +23,7 @@ from cedar_smt.analyzer.access import (
     what_can,
     who_can,
 )
+from cedar_smt.analyzer.assumptions import Assumption, parse_assumptions, read_assumptions
 from cedar_smt.analyzer.checks import (
     check_always_allows,
     check_always_allows_when,
@@ -46,6 +49,7 @@ from cedar_smt.analyzer.render import render_compare, render_diff, render_lint, 
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
+    Dependence,
     EnvResult,
     InternalError,
     Interrupted,
@@ -59,9 +63,11 @@ __all__ = [
     "AccessDiff",
     "AccessReview",
     "AnalysisInputError",
+    "Assumption",
     "CompareResult",
     "Comparison",
     "Counterexample",
+    "Dependence",
     "DiffResult",
     "EnvResult",
     "Grant",
@@ -96,7 +102,9 @@ __all__ = [
     "diff_sarif",
     "lint_policies",
     "lint_sarif",
+    "parse_assumptions",
     "prove_rule",
+    "read_assumptions",
     "render",
     "render_compare",
     "render_diff",

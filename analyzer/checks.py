@@ -4,7 +4,9 @@ Every function takes the operands, the schema, and the same options as the CLI: 
 the request environments (`principal_type`, `action`, `resource_type`), a per-environment
 `timeout` in seconds, `jobs` parallel processes, `entities_exist` to consider only requests
 whose referenced entities are all in the store, and `on_done` called as each environment
-finishes. `plain=True` takes the reference path (analyzer/runner.py's `check_env`), which the
+finishes, and `assumptions`: Cedar conditions (strings, or `Assumption`s read from a file by
+`read_assumptions`) every request is assumed to satisfy (analyzer/assumptions.py). `plain=True`
+takes the reference path (analyzer/runner.py's `check_env`), which the
 tests compare the fast one with. Policies must validate against the schema; otherwise
 `AnalysisInputError`.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
 from cedar_smt.analyzer.results import AnalysisInputError, EnvResult, QueryResult
 from cedar_smt.analyzer.runner import Operand, Problem, matching_environments, run, timeout_ms
 from cedar_smt.core.errors import Loc, ParseError
@@ -112,12 +115,24 @@ def _run(
     on_done: Callable[[EnvResult], None] | None = None,
     entities_exist: bool = False,
     plain: bool = False,
+    assumptions: Assumptions | None = None,
 ) -> QueryResult:
     for op in operands:
         require_valid(op.policies, schema, f"`{op.label}`")
     envs = matching_environments(schema, principal_type, action, resource_type)
+    assumed = checked_assumptions(assumptions, schema)
+    limit = timeout_ms(timeout)
     problem = Problem(
-        query, tuple(operands), schema, condition, rule, timeout_ms(timeout), entities_exist, plain
+        query,
+        tuple(operands),
+        schema,
+        condition,
+        rule,
+        limit,
+        entities_exist,
+        plain,
+        assumed,
+        vacuous_environments(assumed, schema, envs, limit),
     )
     return run(problem, envs, jobs, on_done)
 

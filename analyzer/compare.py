@@ -26,10 +26,12 @@ from cedar_smt.analyzer.checks import check_implies
 from cedar_smt.analyzer.diff import PolicyChange, PolicyRef, match_policies
 from cedar_smt.analyzer.results import (
     Counterexample,
+    Dependence,
     EnvResult,
     Interrupted,
     QueryResult,
     Verdict,
+    combined,
     env_json,
     overall,
 )
@@ -92,6 +94,12 @@ class EnvComparison:
         return combine(self.new_within_old.verdict, self.old_within_new.verdict)
 
     @property
+    def dependence(self) -> Dependence | None:
+        """What the checks that hold here needed of the assumptions."""
+        checks = (self.new_within_old, self.old_within_new)
+        return combined([c.dependence for c in checks if c.verdict is Verdict.HOLDS])
+
+    @property
     def reason(self) -> str | None:
         """Why the environment is unknown, and what it may still be."""
         if self.result is not Comparison.UNKNOWN:
@@ -111,6 +119,12 @@ class EnvComparison:
         out: dict[str, Any] = {**env_json(self.env), "result": self.result.value}
         if self.reason is not None:
             out["reason"] = self.reason
+        assumed = self.new_within_old.assumed
+        if assumed is not None:
+            out["assumptions"] = list(assumed)
+        dependence = self.dependence
+        if dependence is not None:
+            out.update(dependence.to_json())
         out["counterexamples"] = [d.counterexample.to_json() for d in self.differences]
         return out
 
@@ -124,6 +138,12 @@ class CompareResult:
     files: tuple[tuple[str, str], ...] = ()  # (old file, new file) pairs compared
     interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
     unfinished: tuple[RequestEnv, ...] = ()  # environments not compared, when interrupted
+    assumptions: tuple[Any, ...] = ()  # the domain assumptions (analyzer/assumptions.py)
+
+    @property
+    def dependence(self) -> Dependence | None:
+        """What the checks that hold needed of the assumptions, over every environment."""
+        return combined([e.dependence for e in self.environments])
 
     def _direction(self, pick: Callable[[EnvComparison], EnvResult]) -> Verdict:
         left = [Verdict.UNKNOWN] if self.interrupted else []
@@ -157,6 +177,11 @@ class CompareResult:
             "result": self.result.value,
             "environments": [e.to_json() for e in self.environments],
         }
+        if self.assumptions:
+            out["assumptions"] = [a.to_json() for a in self.assumptions]
+            dependence = self.dependence
+            if dependence is not None:
+                out.update(dependence.to_json())
         if self.interrupted:
             out["interrupted"] = self.interrupted
             out["unfinished"] = [env_json(e) for e in self.unfinished]
@@ -197,8 +222,8 @@ def compare_policies(
     """How NEW compares with OLD in each request environment, and overall.
 
     `options` are `check_implies`'s (environment filters, `timeout` per check and
-    environment, `jobs`, `entities_exist`, `plain`); `on_done` is called after each of the
-    two checks in each environment.
+    environment, `jobs`, `entities_exist`, `plain`, `assumptions`); `on_done` is called after
+    each of the two checks in each environment.
     """
     old, new = tuple(old), tuple(new)
     if labels[0] == labels[1]:
@@ -238,8 +263,9 @@ def compare_policies(
                 _difference("more-permissive", within_old.counterexample, old, new, labels)
             )
         compared.append(EnvComparison(env, within_old, within_new, tuple(differences)))
+    assumed = runs[0].assumptions if runs else ()
     if stop is None:
-        return CompareResult(tuple(compared), changes, *labels, files=pairs)
+        return CompareResult(tuple(compared), changes, *labels, files=pairs, assumptions=assumed)
     finished = {c.env for c in compared}
     partial = CompareResult(
         tuple(compared),
@@ -248,6 +274,7 @@ def compare_policies(
         files=pairs,
         interrupted=stop.signal_name,
         unfinished=tuple(e for e in envs if e not in finished),
+        assumptions=assumed,
     )
     raise Interrupted(stop.signum, partial) from None
 

@@ -24,14 +24,25 @@ from typing import Any
 
 import z3
 
+from cedar_smt.analyzer.assumptions import (
+    Assumption,
+    Assumptions,
+    Guard,
+    applying,
+    checked_assumptions,
+    vacuous_environments,
+    violated,
+)
 from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
+    Dependence,
     InternalError,
     Interrupted,
     Verdict,
+    combined,
     env_json,
 )
 from cedar_smt.analyzer.runner import decode_model, matching_environments, timeout_ms
@@ -48,7 +59,7 @@ from cedar_smt.encoder.encoding import EnvEncoding
 from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
 from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
-from cedar_smt.encoder.solver import check, make_solver
+from cedar_smt.encoder.solver import make_solver
 from cedar_smt.encoder.sorts import Universe
 
 MAX_CLASSES = 64  # per environment, by default; more is reported, never silently dropped
@@ -150,6 +161,9 @@ class EnvDiff:
     encode_seconds: float = 0.0
     solve_seconds: float = 0.0
     confirm_seconds: float = 0.0  # decoding, replaying and shrinking the witnesses
+    assumed: tuple[str, ...] | None = None  # the assumptions applying here, when any are given
+    # what the search's end (no other request changes) needed of the assumptions
+    dependence: Dependence | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -163,6 +177,10 @@ class EnvDiff:
             "result": "changed" if self.classes else "unchanged" if self.complete else "unknown",
             "classes": [c.to_json() for c in self.classes],
         }
+        if self.assumed is not None:
+            out["assumptions"] = list(self.assumed)
+        if self.dependence is not None:
+            out.update(self.dependence.to_json())
         if not self.complete:
             out["complete"] = False
             out["stopped_by"] = self.stopped_by
@@ -182,6 +200,7 @@ class DiffResult:
     unfinished: tuple[RequestEnv, ...] = ()  # environments not searched, when interrupted
     notes: tuple[str, ...] = ()  # how policies were matched, when `@id` could not be used
     files: tuple[tuple[str, str], ...] = ()  # (old file, new file) pairs, when not the labels
+    assumptions: tuple[Assumption, ...] = ()  # every request is assumed to satisfy them
 
     @property
     def file_pairs(self) -> tuple[tuple[str, str], ...]:
@@ -206,6 +225,12 @@ class DiffResult:
     def classes(self) -> list[tuple[RequestEnv, ChangeClass]]:
         return [(e.env, c) for e in self.environments for c in e.classes]
 
+    @property
+    def dependence(self) -> Dependence | None:
+        """What the unchanged environments needed of the assumptions, together."""
+        unchanged = [e for e in self.environments if e.complete and not e.classes]
+        return combined([e.dependence for e in unchanged])
+
     def to_json(self) -> dict[str, Any]:
         result = "changed" if self.decisions_change else "unchanged" if self.complete else "unknown"
         out: dict[str, Any] = {
@@ -223,6 +248,11 @@ class DiffResult:
                 for e in self.incomplete
             ],
         }
+        if self.assumptions:
+            out["assumptions"] = [a.to_json() for a in self.assumptions]
+            dependence = self.dependence
+            if dependence is not None:
+                out.update(dependence.to_json())
         if self.interrupted:
             out["interrupted"] = self.interrupted
             out["unfinished"] = [env_json(e) for e in self.unfinished]
@@ -381,11 +411,17 @@ def diff_environment(
     labels: tuple[str, str] = ("old", "new"),
     max_classes: int = MAX_CLASSES,
     plain: bool = False,
+    assumptions: Sequence[Assumption] = (),
+    vacuous: tuple[str, ...] | None = None,
 ) -> EnvDiff:
     """Every class of changed requests in `env`, up to `max_classes` of them (`plain`: the
     reference path of analyzer/runner.py, every policy compiled afresh and hierarchy facts on
-    every pair of entity terms)."""
+    every pair of entity terms), among the requests satisfying `assumptions` (`vacuous`: the
+    assumptions that no request of `env` satisfies, when none does)."""
     start = time.perf_counter()
+    given = tuple(a.id for a in applying(assumptions, env)) if assumptions else None
+    if vacuous is not None:
+        return EnvDiff(env, assumed=given, dependence=Dependence("vacuous", vacuous))
     try:
         if plain:
             senv = SymEnv(universe, env)
@@ -393,6 +429,7 @@ def diff_environment(
             old_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in old]
             new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
             old_decision, new_decision = _decision(old_terms, f), _decision(new_terms, f)
+            guard = Guard(assumptions, senv)
         else:
             enc = EnvEncoding(universe, env)
             senv, f = enc.senv, enc.f
@@ -400,26 +437,36 @@ def diff_environment(
             old_terms = [(p, enc.policy(p).satisfied) for p in old]
             new_terms = [(p, enc.policy(p).satisfied) for p in new]
             old_decision, new_decision = old_set.decision, new_set.decision
+            guard = Guard(assumptions, senv, enc)
     except EncodeError as err:
-        return EnvDiff(env, complete=False, reason=f"unsupported: {err}", stopped_by="unsupported")
+        return EnvDiff(
+            env,
+            complete=False,
+            reason=f"unsupported: {err}",
+            stopped_by="unsupported",
+            assumed=given,
+        )
     differs = f.not_(f.eq(old_decision, new_decision))
     encoded = time.perf_counter() - start
+    independent = Dependence("none") if given is not None else None
     if z3.is_false(differs):
-        return EnvDiff(env, encode_seconds=encoded)
+        return EnvDiff(env, encode_seconds=encoded, assumed=given, dependence=independent)
     if plain:
         notes = senv.notes
         hierarchy = footprint_hierarchy_assumptions(senv)
     else:
-        notes = enc.notes([old_set.notes, new_set.notes])
+        notes = enc.notes([old_set.notes, new_set.notes, guard.notes])
         hierarchy = hierarchy_assumptions(senv, notes)
     solver = make_solver(universe.ctx, timeout_ms)
     solver.add(*hierarchy, *senv.input_assumptions(notes), differs)
+    guard.add_to(solver)
     classes: list[ChangeClass] = []
     seen: set[Signature] = set()
     timing: dict[str, Any] = {
         "encode_seconds": encoded,
         "solve_seconds": 0.0,
         "confirm_seconds": 0.0,
+        "assumed": given,
     }
 
     def stopped(by: str, reason: str) -> EnvDiff:
@@ -428,10 +475,11 @@ def diff_environment(
     try:
         while True:
             t0 = time.perf_counter()
-            answer = check(solver)
+            answer = guard.check(solver)
             timing["solve_seconds"] += time.perf_counter() - t0
             if answer == z3.unsat:
-                return EnvDiff(env, classes=tuple(classes), **timing)
+                dependence = guard.dependence(solver) if given is not None else None
+                return EnvDiff(env, classes=tuple(classes), dependence=dependence, **timing)
             if answer != z3.sat:
                 return stopped("solver", f"the solver stopped: {solver.reason_unknown()}")
             if len(classes) >= max_classes:
@@ -441,7 +489,7 @@ def diff_environment(
                 )
             t0 = time.perf_counter()
             cls, (old_sat, new_sat) = _witness_class(
-                old, new, changes, senv, solver.model(), labels, seen, notes
+                old, new, changes, senv, solver.model(), labels, seen, notes, assumptions
             )
             classes.append(cls)
             seen.add((old_sat, new_sat))
@@ -467,10 +515,18 @@ def _witness_class(
     labels: tuple[str, str],
     seen: set[Signature],
     notes: Notes,
+    assumptions: Sequence[Assumption] = (),
 ) -> tuple[ChangeClass, Signature]:
-    """The class of changed requests a model is in, with a replayed and shrunk witness."""
+    """The class of changed requests a model is in, with a replayed and shrunk witness (which
+    satisfies the assumptions)."""
     env = senv.env
     cx = decode_model(senv, model, notes)
+    broken = violated(assumptions, env, cx.request, cx.entities)
+    if broken:
+        raise InternalError(
+            f"the diff witness in {env} does not satisfy the assumption {broken[0].id} "
+            f"`{broken[0].condition}` when replayed: {cx.to_json()}"
+        )
     old_sat, new_sat = _satisfied(old, cx), _satisfied(new, cx)
     old_resp = is_authorized(cx.request, old, cx.entities)
     new_resp = is_authorized(cx.request, new, cx.entities)
@@ -483,7 +539,8 @@ def _witness_class(
 
     def same_class(request: Request, entities: Entities) -> bool:
         point = Decoded(request, entities)
-        return (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point))) == signature
+        same = (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point))) == signature
+        return same and not violated(assumptions, env, request, entities)
 
     request, entities = minimize(cx.request, cx.entities, same_class)
     transition = "newly allowed" if new_resp.allowed else "newly denied"
@@ -517,6 +574,7 @@ def diff_policies(
     plain: bool = False,
     files: Sequence[tuple[str, str]] = (),
     old_schema: Schema | None = None,
+    assumptions: Assumptions | None = None,
 ) -> DiffResult:
     """Every class of requests whose decision differs between `old` and `new`, per environment.
 
@@ -524,6 +582,8 @@ def diff_policies(
     `old_schema`, when the schema changed with the policies, is the one `old` is validated
     against first (`old` must validate against `schema` too: both versions are compared on
     the requests `schema` allows). `files` pairs each old file with the new one it became.
+    `assumptions` (analyzer/assumptions.py) restrict the requests compared to those
+    satisfying them.
     """
     old, new = tuple(old), tuple(new)
     if isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 1:
@@ -539,12 +599,24 @@ def diff_policies(
     notes = duplicated_ids(old, new, labels)
     universe = Universe(schema)
     limit_ms = timeout_ms(timeout)
+    assumed = checked_assumptions(assumptions, schema)
+    vacuous = vacuous_environments(assumed, schema, envs, limit_ms)
     results: list[EnvDiff] = []
     try:
         for env in envs:
             results.append(
                 diff_environment(
-                    old, new, changes, env, universe, limit_ms, labels, max_classes, plain
+                    old,
+                    new,
+                    changes,
+                    env,
+                    universe,
+                    limit_ms,
+                    labels,
+                    max_classes,
+                    plain,
+                    assumed,
+                    vacuous.get(env),
                 )
             )
             if on_done:
@@ -562,10 +634,17 @@ def diff_policies(
             tuple(envs[len(results) :]),
             notes,
             tuple(files),
+            assumed,
         )
         raise Interrupted.of(err, partial) from None
     return DiffResult(
-        tuple(changes), tuple(results), *labels, max_classes, notes=notes, files=tuple(files)
+        tuple(changes),
+        tuple(results),
+        *labels,
+        max_classes,
+        notes=notes,
+        files=tuple(files),
+        assumptions=assumed,
     )
 
 

@@ -15,16 +15,26 @@ from typing import Any
 
 import z3
 
+from cedar_smt.analyzer.assumptions import (
+    Assumption,
+    Assumptions,
+    Guard,
+    checked_assumptions,
+    vacuous_environments,
+    violated,
+)
 from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.diff import PolicyRef
 from cedar_smt.analyzer.queries import QUERIES
 from cedar_smt.analyzer.results import (
     Counterexample,
+    Dependence,
     EnvResult,
     InternalError,
     Interrupted,
     QueryResult,
     Verdict,
+    combined,
     overall,
 )
 from cedar_smt.analyzer.runner import Operand, Problem, confirm, decode_model, run, timeout_ms
@@ -38,8 +48,8 @@ from cedar_smt.core.validator import request_environments
 from cedar_smt.core.values import EntityUID
 from cedar_smt.encoder.encoding import Compiled, EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
+from cedar_smt.encoder.env import Notes
 from cedar_smt.encoder.errors import EncodeError
-from cedar_smt.encoder.solver import check as solve_under
 from cedar_smt.encoder.solver import make_solver
 from cedar_smt.encoder.sorts import Universe
 
@@ -76,6 +86,7 @@ class Finding:
     policy: PolicyRef
     message: str
     witness: Counterexample | None = None
+    dependence: Dependence | None = None  # what the finding needed of the assumptions
 
     @property
     def rule(self) -> Rule:
@@ -89,6 +100,8 @@ class Finding:
             "policy": self.policy.to_json(),
             "message": self.message,
         }
+        if self.dependence is not None:
+            out.update(self.dependence.to_json())
         if self.witness is not None:
             out["witness"] = self.witness.to_json()
         return out
@@ -111,6 +124,7 @@ class LintResult:
     label: str = "policies"
     interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
     unlinted: tuple[PolicyRef, ...] = ()  # policies not (fully) linted, when interrupted
+    assumptions: tuple[Assumption, ...] = ()  # every request is assumed to satisfy them
 
     @property
     def complete(self) -> bool:
@@ -125,6 +139,8 @@ class LintResult:
             "findings": [f.to_json() for f in self.findings],
             "undecided": [u.to_json() for u in self.undecided],
         }
+        if self.assumptions:
+            out["assumptions"] = [a.to_json() for a in self.assumptions]
         if self.interrupted:
             out["interrupted"] = self.interrupted
             out["unlinted"] = [p.to_json() for p in self.unlinted]
@@ -140,6 +156,7 @@ def lint_policies(
     on_environment: Callable[[RequestEnv], None] | None = None,
     on_check: Callable[[str, EnvResult], None] | None = None,
     plain: bool = False,
+    assumptions: Assumptions | None = None,
 ) -> LintResult:
     """Findings for each policy of the set (its templates are not linted).
 
@@ -149,14 +166,21 @@ def lint_policies(
     `on_environment` is called as each environment is done, `on_check` after each check in
     each environment (query name, and its result with timings); `timeout` is in seconds per
     check and environment. `plain` runs each check as a query of its own instead
-    (analyzer/runner.py), the reference the tests compare this with.
+    (analyzer/runner.py), the reference the tests compare this with. With `assumptions`
+    (analyzer/assumptions.py), only requests satisfying them count: a finding that needed
+    them says which (its `dependence`).
     """
     policies = tuple(policies)
     limit_ms = timeout_ms(timeout)
     require_valid(policies, schema, f"`{label}`")
-    if plain:
-        return _lint_plain(policies, schema, label, limit_ms, on_environment, on_check)
     envs = request_environments(schema)
+    assumed = checked_assumptions(assumptions, schema)
+    vacuous = vacuous_environments(assumed, schema, envs, limit_ms)
+    if plain:
+        result = _lint_plain(
+            policies, schema, label, limit_ms, on_environment, on_check, assumed, vacuous
+        )
+        return replace(result, assumptions=assumed)
     universe = Universe(schema)
     answers: list[dict[str, list[EnvResult]]] = [defaultdict(list) for _ in policies]
     done: list[RequestEnv] = []
@@ -164,7 +188,17 @@ def lint_policies(
         for env in envs:
             applicable = [i for i, p in enumerate(policies) if applies(p, env, schema)]
             if applicable:
-                _EnvLint(universe, env, policies, applicable, limit_ms, answers, on_check).run()
+                _EnvLint(
+                    universe,
+                    env,
+                    policies,
+                    applicable,
+                    limit_ms,
+                    answers,
+                    on_check,
+                    assumed,
+                    vacuous.get(env),
+                ).run()
             done.append(env)
             if on_environment:
                 on_environment(env)
@@ -178,9 +212,11 @@ def lint_policies(
         partial = _findings(policies, schema, envs, answers, label, settled)
         unlinted = tuple(PolicyRef.of(p, label) for i, p in enumerate(policies) if i not in settled)
         stop = Interrupted.of(err)
-        result = replace(partial, interrupted=stop.signal_name, unlinted=unlinted)
+        result = replace(
+            partial, interrupted=stop.signal_name, unlinted=unlinted, assumptions=assumed
+        )
         raise Interrupted.of(err, result) from None
-    return _findings(policies, schema, envs, answers, label)
+    return replace(_findings(policies, schema, envs, answers, label), assumptions=assumed)
 
 
 REPLAY_ROUNDS = 3  # models of a permit tried before solving over all its neighbours
@@ -209,7 +245,10 @@ class _EnvLint:
         timeout_ms: int | None,
         answers: list[dict[str, list[EnvResult]]],
         on_check: Callable[[str, EnvResult], None] | None,
+        assumptions: tuple[Assumption, ...] = (),
+        vacuous: tuple[str, ...] | None = None,
     ) -> None:
+        self.assumptions, self.vacuous = assumptions, vacuous
         self.env, self.policies, self.applicable = env, policies, applicable
         self.answers, self.on_check, self.timeout_ms = answers, on_check, timeout_ms
         self.enc = EnvEncoding(universe, env)
@@ -217,12 +256,30 @@ class _EnvLint:
         self.universe = universe
         self.encode_seconds = 0.0
         self.negated: dict[int, z3.BoolRef] = {}
+        self.solver: z3.Solver | None = None  # the last check's, None when none was needed
 
     def run(self) -> None:
         start = time.perf_counter()
+        every_forbid = [j for j, q in enumerate(self.policies) if q.effect is Effect.FORBID]
+        if self.vacuous is not None:  # no request here satisfies the assumptions
+            for i in self.applicable:
+                shadowed = len(every_forbid) > (self.policies[i].effect is Effect.FORBID)
+                for check in _CHECKS:
+                    if (check != "shadowed" or shadowed) and not self.refuted(i, check):
+                        self.record(
+                            i, check, Verdict.HOLDS, dependence=Dependence("vacuous", self.vacuous)
+                        )
+            return
         compiled: dict[int, Compiled] = {}
         failed: dict[int, str] = {}  # policies the encoder cannot represent here
+        try:
+            self.guard = Guard(self.assumptions, self.senv, self.enc)
+        except EncodeError as err:
+            self.guard = Guard((), self.senv, self.enc)
+            failed = dict.fromkeys(self.applicable, f"unsupported: {err}")
         for i in self.applicable:
+            if i in failed:
+                continue
             try:
                 compiled[i] = self.enc.policy(self.policies[i])
             except EncodeError as err:
@@ -232,7 +289,6 @@ class _EnvLint:
         self.encode_seconds = time.perf_counter() - start
         f = self.f
         # which checks a policy gets depends on the whole set, as the plain path's queries do
-        every_forbid = [j for j, q in enumerate(self.policies) if q.effect is Effect.FORBID]
         failed_forbid = next((failed[j] for j in failed if j in every_forbid), None)
         any_failed = next(iter(failed.values()), None)
         for i in self.applicable:
@@ -292,10 +348,15 @@ class _EnvLint:
         witness: Counterexample | None = None,
         solve: float = 0.0,
         confirm: float = 0.0,
+        dependence: Dependence | None = None,
     ) -> None:
         # the environment's encoding is shared by its checks: counted once, with the first
         encode, self.encode_seconds = self.encode_seconds, 0.0
-        result = EnvResult(self.env, verdict, reason, witness, encode, solve, confirm)
+        if self.assumptions and verdict is Verdict.HOLDS and dependence is None:
+            dependence = Dependence("none")  # settled without the solver
+        result = EnvResult(
+            self.env, verdict, reason, witness, encode, solve, confirm, dependence=dependence
+        )
         self.answers[i][check].append(result)
         if self.on_check:
             self.on_check(check, result)
@@ -310,10 +371,15 @@ class _EnvLint:
     def solver_for(self, involved: list[int]) -> z3.Solver:
         """A solver holding what the formulas of the `involved` policies assume."""
         senv = self.senv
-        notes = self.enc.notes([self.compiled[j].notes for j in involved])
+        notes = self.notes(involved)
         solver = make_solver(self.universe.ctx, self.timeout_ms)
         solver.add(*hierarchy_assumptions(senv, notes), *senv.input_assumptions(notes))
+        self.guard.add_to(solver)
         return solver
+
+    def notes(self, involved: Sequence[int]) -> Notes:
+        """What the `involved` policies' formulas and the assumptions need."""
+        return self.enc.notes([*(self.compiled[j].notes for j in involved), self.guard.notes])
 
     def solve(
         self, formulas: list[z3.BoolRef], involved: list[int]
@@ -321,17 +387,22 @@ class _EnvLint:
         """Whether some request meets every formula (over the `involved` policies' terms)."""
         t0 = time.perf_counter()
         if any(z3.is_false(a) for a in formulas):
+            self.solver = None
             return z3.unsat, 0.0
-        self.solver = self.solver_for(involved)
-        self.solver.add(*(a for a in formulas if not z3.is_true(a)))
-        return solve_under(self.solver), time.perf_counter() - t0
+        solver = self.solver = self.solver_for(involved)
+        solver.add(*(a for a in formulas if not z3.is_true(a)))
+        return self.guard.check(solver), time.perf_counter() - t0
 
     def settle(self, i: int, check: str, answer: z3.CheckSatResult, seconds: float) -> None:
         if answer == z3.unsat:
-            self.record(i, check, Verdict.HOLDS, solve=seconds)
+            # a formula folded to false was never solved: no assumption was needed
+            solved = self.solver is not None and self.guard
+            dependence = self.guard.dependence(self.solver) if solved else None
+            self.record(i, check, Verdict.HOLDS, solve=seconds, dependence=dependence)
         elif answer == z3.sat:
             self.record(i, check, Verdict.REFUTED, solve=seconds)
         else:
+            assert self.solver is not None  # an answer other than unsat came from a solver
             reason = _unknown(self.solver, self.timeout_ms)
             self.record(i, check, Verdict.UNKNOWN, reason, solve=seconds)
 
@@ -373,9 +444,17 @@ class _EnvLint:
             answer, _ = self.solve(formulas, [i, *excluded])
             if answer != z3.sat:
                 return False
-            notes = self.enc.notes([self.compiled[j].notes for j in (i, *excluded)])
+            notes = self.notes([i, *excluded])
+            assert self.solver is not None
             point = decode_model(self.senv, self.solver.model(), notes)
             request, entities = point.request, point.entities
+            broken = violated(self.assumptions, self.env, request, entities)
+            if broken:
+                raise InternalError(
+                    f"in environment {self.env}: a model of {self.policies[i].display_name} "
+                    f"does not satisfy the assumption {broken[0].id} `{broken[0].condition}` "
+                    f"when replayed: {point.to_json()}"
+                )
             if evaluate_policy(self.policies[i], request, entities).outcome is not SATISFIED:
                 raise InternalError(
                     f"in environment {self.env}: a model of {self.policies[i].display_name} "
@@ -407,7 +486,7 @@ class _EnvLint:
         if self.refuted(i, "never-errors"):
             return
         senv, c = self.senv, self.compiled[i]
-        own = self.enc.notes([c.notes])
+        own = self.notes([i])
         answer, seconds = self.solve([c.sym.err, *senv.existence_assumptions(own)], [i])
         if answer != z3.sat:
             self.settle(i, "never-errors", answer, seconds)
@@ -419,7 +498,9 @@ class _EnvLint:
             (Operand(p.display_name, (p,)),),
             senv.schema,
             entities_exist=True,
+            assumptions=self.assumptions,
         )
+        assert self.solver is not None
         witness = confirm(problem, QUERIES["never-errors"], senv, self.solver, decision_rule, own)
         self.record(
             i,
@@ -509,25 +590,28 @@ def _findings(
                 undecided.append(Undecided(ref, name, "; ".join(reasons)))
             return v
 
+        def under(check: str, mine: dict[str, list[EnvResult]] = mine) -> Dependence | None:
+            return combined([r.dependence for r in mine.get(check, [])])
+
         if not any(applies(p, e, schema) for e in envs):
             message = "its scope matches no request environment of the schema"
             findings.append(Finding("L001", ref, message))
             continue
         if verdict("never-matches") is Verdict.HOLDS:
-            findings.append(Finding("L001", ref, "no request satisfies its conditions"))
+            message = "no request satisfies its conditions"
+            findings.append(Finding("L001", ref, message, dependence=under("never-matches")))
         else:
             if verdict("always-matches") is Verdict.HOLDS:
-                findings.append(Finding("L002", ref, "every request its scope allows satisfies it"))
+                message = "every request its scope allows satisfies it"
+                findings.append(Finding("L002", ref, message, dependence=under("always-matches")))
             if verdict("redundant") is Verdict.HOLDS:
                 message = "the other policies decide every request alike without it"
-                findings.append(Finding("L003", ref, message))
+                findings.append(Finding("L003", ref, message, dependence=under("redundant")))
             if "shadowed" in mine and verdict("shadowed") is Verdict.HOLDS:
+                code, message = "L005", "whenever it applies, another forbid applies too"
                 if p.effect is Effect.PERMIT:
-                    message = "whenever it applies, a forbid applies too"
-                    findings.append(Finding("L004", ref, message))
-                else:
-                    message = "whenever it applies, another forbid applies too"
-                    findings.append(Finding("L005", ref, message))
+                    code, message = "L004", "whenever it applies, a forbid applies too"
+                findings.append(Finding(code, ref, message, dependence=under("shadowed")))
         if verdict("never-errors") is Verdict.REFUTED:
             first = next(r for r in mine["never-errors"] if r.counterexample is not None)
             message = (
@@ -552,6 +636,8 @@ def _lint_plain(
     timeout_ms: int | None,
     on_environment: Callable[[RequestEnv], None] | None,
     on_check: Callable[[str, EnvResult], None] | None,
+    assumptions: tuple[Assumption, ...] = (),
+    vacuous: dict[RequestEnv, tuple[str, ...]] | None = None,
 ) -> LintResult:
     envs = request_environments(schema)
     findings: list[Finding] = []
@@ -579,6 +665,8 @@ def _lint_plain(
                 timeout_ms=timeout_ms,
                 entities_exist=entities_exist,
                 plain=True,
+                assumptions=assumptions,
+                vacuous=vacuous or {},
             )
             result = run(problem, own)
             if on_check:
@@ -588,33 +676,36 @@ def _lint_plain(
                 undecided.append(Undecided(ref, query, _reason(result)))
             return result
 
-        def proved(query: str, *operands: Sequence[Policy]) -> bool:
-            return ask(query, *operands).verdict is Verdict.HOLDS
+        def proved(query: str, *operands: Sequence[Policy]) -> Dependence | bool:
+            """False unless the query holds; then what it needed of the assumptions (True
+            without assumptions)."""
+            result = ask(query, *operands)
+            return result.verdict is Verdict.HOLDS and (result.dependence or True)
+
+        def found(code: str, message: str, proof: Dependence | bool, ref: PolicyRef = ref) -> None:
+            dependence = proof if isinstance(proof, Dependence) else None
+            findings.append(Finding(code, ref, message, dependence=dependence))
 
         if not own:
             message = "its scope matches no request environment of the schema"
             findings.append(Finding("L001", ref, message))
             continue
-        if proved("never-matches", [p]):
-            findings.append(Finding("L001", ref, "no request satisfies its conditions"))
+        if proof := proved("never-matches", [p]):
+            found("L001", "no request satisfies its conditions", proof)
         else:
-            if proved("always-matches", [p]):
-                findings.append(Finding("L002", ref, "every request its scope allows satisfies it"))
+            if proof := proved("always-matches", [p]):
+                found("L002", "every request its scope allows satisfies it", proof)
             others = [q for q in policies if q is not p]
-            if proved("equivalent", policies, others):
-                message = "the other policies decide every request alike without it"
-                findings.append(Finding("L003", ref, message))
-            if p.effect is Effect.PERMIT and forbids and proved("always-denies", [p, *forbids]):
-                findings.append(Finding("L004", ref, "whenever it applies, a forbid applies too"))
+            if proof := proved("equivalent", policies, others):
+                found("L003", "the other policies decide every request alike without it", proof)
+            if p.effect is Effect.PERMIT and forbids:
+                if proof := proved("always-denies", [p, *forbids]):
+                    found("L004", "whenever it applies, a forbid applies too", proof)
             other_forbids = [q for q in forbids if q is not p]
             as_permit = replace(p, effect=Effect.PERMIT)
-            if (
-                p.effect is Effect.FORBID
-                and other_forbids
-                and proved("always-denies", [as_permit, *other_forbids])
-            ):
-                message = "whenever it applies, another forbid applies too"
-                findings.append(Finding("L005", ref, message))
+            if p.effect is Effect.FORBID and other_forbids:
+                if proof := proved("always-denies", [as_permit, *other_forbids]):
+                    found("L005", "whenever it applies, another forbid applies too", proof)
         # a missing entity makes nearly every policy error: report the errors that remain
         # when every entity the request and the policy name is in the store
         errors = ask("never-errors", [p], entities_exist=True)

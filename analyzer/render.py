@@ -6,10 +6,13 @@ result records' `to_json`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from cedar_smt.analyzer.assumptions import Assumption
 from cedar_smt.analyzer.compare import CompareResult, Comparison
 from cedar_smt.analyzer.diff import STOPPED_BY, DiffResult, PolicyChange
 from cedar_smt.analyzer.lint import LintResult
-from cedar_smt.analyzer.results import Counterexample, QueryResult, Verdict
+from cedar_smt.analyzer.results import Counterexample, Dependence, QueryResult, Verdict
 from cedar_smt.core.entities import Entity
 from cedar_smt.core.values import to_cedar
 
@@ -52,13 +55,45 @@ def render_counterexample(cx: Counterexample, indent: str = "    ") -> list[str]
     return lines
 
 
+SHOWN_IGNORED = 3  # environments named where an assumption does not apply
+
+
+def render_assumptions(assumptions: Sequence[Assumption]) -> list[str]:
+    """The assumptions, each with its name and place, and where it does not apply."""
+    if not assumptions:
+        return []
+    lines = ["assumptions (every request is assumed to satisfy them):"]
+    for a in assumptions:
+        lines.append(f"  {a.id}  {a.condition}  ({a.where})")
+        if a.ignored:
+            shown = "; ".join(f"{e} ({why})" for e, why in a.ignored[:SHOWN_IGNORED])
+            more = len(a.ignored) - SHOWN_IGNORED
+            n = len(a.ignored)
+            lines.append(
+                f"      does not typecheck, so does not constrain, in {n} "
+                f"environment{'s' if n != 1 else ''}: {shown}"
+                + (f" (and {more} more)" if more > 0 else "")
+            )
+    return lines
+
+
+def dependence_note(d: Dependence | None) -> str:
+    """`under assumption A1`, or the like; nothing when the answer needs no assumption."""
+    if d is None or d.kind == "none":
+        return ""
+    return d.describe()
+
+
 def render_text(result: QueryResult, title: str | None = None) -> str:
     """The answer per environment, counterexamples under refuted ones, and a summary line."""
-    lines = []
+    lines = render_assumptions(result.assumptions)
     for env in result.environments:
         line = f"{_MARK[env.verdict]}  {env.env}"
-        if env.reason:
-            line += f"  ({env.reason})"
+        why = [env.reason] if env.reason else []
+        if env.verdict is Verdict.HOLDS and dependence_note(env.dependence):
+            why.append(dependence_note(env.dependence))
+        if why:
+            line += f"  ({'; '.join(why)})"
         lines.append(line)
         if env.counterexample is not None:
             lines.extend(render_counterexample(env.counterexample))
@@ -67,6 +102,7 @@ def render_text(result: QueryResult, title: str | None = None) -> str:
     summary = f"{title or result.query}: {result.verdict.value.upper()}"
     if result.verdict is Verdict.HOLDS:
         summary += f" in all {n} request environment{'s' if n != 1 else ''}"
+        summary += _overall_dependence(result.dependence)
     else:
         stop = ""
         if result.interrupted:
@@ -77,6 +113,21 @@ def render_text(result: QueryResult, title: str | None = None) -> str:
         )
     lines.append(summary)
     return "\n".join(lines)
+
+
+def _overall_dependence(d: Dependence | None) -> str:
+    """What a `holds` over several environments needed of the assumptions."""
+    if d is None:
+        return ""
+    if d.kind == "none":
+        return ", without needing the assumptions"
+    ids = ", ".join(d.on)
+    plural = "s" if len(d.on) != 1 else ""
+    if d.kind == "may-depend":
+        return f", possibly only under assumption{plural} {ids} (the solver gave no unsat core)"
+    if d.kind == "vacuous":
+        return f", vacuously: no request satisfies assumption{plural} {ids}"
+    return f", under assumption{plural} {ids}"
 
 
 def _classes(n: int) -> str:
@@ -117,9 +168,11 @@ def render_diff(result: DiffResult) -> str:
     else:
         lines.append("policies: no policy added, removed or changed")
     lines.extend(f"  note: {n}" for n in result.notes)
+    lines.extend(render_assumptions(result.assumptions))
     for env in result.environments:
         if not env.classes and env.complete:
-            lines.append(f"unchanged  {env.env}")
+            note = dependence_note(env.dependence)
+            lines.append(f"unchanged  {env.env}" + (f"  ({note})" if note else ""))
             continue
         if not env.complete:
             more = "; the classes below are not all of them" if env.classes else ""
@@ -138,7 +191,7 @@ def render_diff(result: DiffResult) -> str:
                 + incompleteness(result)
             )
     elif result.complete:
-        lines.append("diff: no request changes decision")
+        lines.append("diff: no request changes decision" + _overall_dependence(result.dependence))
     else:
         lines.append(
             "diff: UNKNOWN: no change found, but the search was incomplete in "
@@ -162,11 +215,13 @@ def _policy_change(c: PolicyChange) -> str:
 
 
 def render_lint(result: LintResult) -> str:
-    lines = []
+    lines = render_assumptions(result.assumptions)
     for f in result.findings:
         p = f.policy
         where = f"{p.source}:{p.line}:{p.column}" if p.line else (p.source or p.version)
-        lines.append(f"{where}: {f.code} {f.rule.name}: {p.effect} `{p.name}`: {f.message}")
+        note = dependence_note(f.dependence)
+        under = f" ({note})" if note else ""
+        lines.append(f"{where}: {f.code} {f.rule.name}: {p.effect} `{p.name}`: {f.message}{under}")
         if f.witness is not None:
             lines.extend(render_counterexample(f.witness))
     for u in result.undecided:
@@ -221,11 +276,14 @@ def comparison_summary(result: CompareResult) -> str:
 def render_compare(result: CompareResult) -> str:
     """The comparison per environment, a counterexample each way where they differ, and the
     overall verdict."""
-    lines = []
+    lines = render_assumptions(result.assumptions)
     for env in result.environments:
         line = f"{_COMPARISON_MARK[env.result]}  {env.env}"
-        if env.reason:
-            line += f"  ({env.reason})"
+        why = [env.reason] if env.reason else []
+        if dependence_note(env.dependence):
+            why.append(dependence_note(env.dependence))
+        if why:
+            line += f"  ({'; '.join(why)})"
         lines.append(line)
         for d in env.differences:
             lines.append(f"    {DIRECTION[d.direction]}:")
@@ -239,6 +297,6 @@ def render_compare(result: CompareResult) -> str:
     lines.append(
         f"compare: {result.result.value.upper()}: {comparison_summary(result)} "
         f"({tally or 'nothing compared'}, of {n} request environment{'s' if n != 1 else ''}"
-        f"{stop})"
+        f"{stop}){_overall_dependence(result.dependence)}"
     )
     return "\n".join(lines)

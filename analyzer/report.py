@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+from cedar_smt.analyzer.assumptions import Assumption
 from cedar_smt.analyzer.compare import CompareResult, Comparison
 from cedar_smt.analyzer.diff import DiffResult, PolicyChange
 from cedar_smt.analyzer.lint import LintResult
 from cedar_smt.analyzer.render import (
     DIRECTION,
     comparison_summary,
+    dependence_note,
     incompleteness,
     render_counterexample,
 )
@@ -54,12 +57,28 @@ Result = QueryResult | DiffResult | CompareResult | LintResult
 
 def report_of(result: Result) -> Report:
     if isinstance(result, QueryResult):
-        return query_report(result)
-    if isinstance(result, DiffResult):
-        return diff_report(result)
-    if isinstance(result, CompareResult):
-        return compare_report(result)
-    return lint_report(result)
+        report = query_report(result)
+    elif isinstance(result, DiffResult):
+        report = diff_report(result)
+    elif isinstance(result, CompareResult):
+        report = compare_report(result)
+    else:
+        report = lint_report(result)
+    if not result.assumptions:
+        return report
+    return replace(report, sections=(assumptions_section(result.assumptions), *report.sections))
+
+
+def assumptions_section(assumptions: Sequence[Assumption]) -> Section:
+    """The assumptions every request was assumed to satisfy, and where each does not apply."""
+    items = []
+    for a in assumptions:
+        item = f"{a.id}: {_code(a.condition)} ({_code(a.where)})"
+        if a.ignored:
+            envs = ", ".join(_code(str(e)) for e, _ in a.ignored)
+            item += f"; does not typecheck, so does not constrain, in {envs}"
+        items.append(item)
+    return Section("Assumptions", items=tuple(items))
 
 
 def _code(text: str) -> str:
@@ -79,7 +98,8 @@ def query_report(result: QueryResult) -> Report:
     rows = []
     details = []
     for e in result.environments:
-        rows.append((_code(str(e.env)), e.verdict.value, e.reason or ""))
+        note = dependence_note(e.dependence) if e.verdict is Verdict.HOLDS else ""
+        rows.append((_code(str(e.env)), e.verdict.value, e.reason or note))
         if e.counterexample is not None:
             details.append(
                 Detail(f"{_code(str(e.env))}: counterexample", _counterexample(e.counterexample))
@@ -199,7 +219,9 @@ def lint_report(result: LintResult) -> Report:
     for f in result.findings:
         p = f.policy
         where = f"{p.source}:{p.line}:{p.column}" if p.line else (p.source or p.version)
-        rows.append((where, f"{f.code} {f.rule.name}", f"{p.effect} {_code(p.name)}", f.message))
+        note = dependence_note(f.dependence)
+        message = f"{f.message} ({note})" if note else f.message
+        rows.append((where, f"{f.code} {f.rule.name}", f"{p.effect} {_code(p.name)}", message))
         if f.witness is not None:
             details.append(
                 Detail(

@@ -42,6 +42,44 @@ class Counterexample:
 
 
 @dataclass(frozen=True)
+class Dependence:
+    """Which domain assumptions an answer needed (analyzer/assumptions.py): `none` (it holds
+    without them, proved by an unsat core without them), `depends` (on those of `on`: they
+    were in the core), `may-depend` (the solver gave no core: on any of `on`), or `vacuous`
+    (no request of the environment satisfies the assumptions `on`)."""
+
+    kind: str
+    on: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        ids = ", ".join(self.on)
+        plural = "s" if len(self.on) != 1 else ""
+        if self.kind == "depends":
+            return f"under assumption{plural} {ids}"
+        if self.kind == "may-depend":
+            return f"may depend on assumption{plural} {ids}: the solver gave no unsat core"
+        if self.kind == "vacuous":
+            return f"vacuously: no request of this environment satisfies assumption{plural} {ids}"
+        return "without the assumptions"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dependence": self.kind, "depends_on": list(self.on)}
+
+
+def combined(dependences: list[Dependence | None]) -> Dependence | None:
+    """What answers over several environments (or checks) need together."""
+    given = [d for d in dependences if d is not None]
+    if not given:
+        return None
+    on = sorted({i for d in given if d.kind != "none" for i in d.on}, key=lambda i: int(i[1:]))
+    kinds = {d.kind for d in given}
+    kind = next((k for k in ("may-depend", "depends", "vacuous") if k in kinds), "none")
+    if kind == "vacuous" and len(kinds) > 1:  # some environments hold otherwise
+        kind = "depends"
+    return Dependence(kind, tuple(on))
+
+
+@dataclass(frozen=True)
 class EnvResult:
     env: RequestEnv
     verdict: Verdict
@@ -50,11 +88,17 @@ class EnvResult:
     encode_seconds: float = 0.0
     solve_seconds: float = 0.0
     confirm_seconds: float = 0.0  # decoding, replaying and shrinking the counterexample
+    assumed: tuple[str, ...] | None = None  # the assumptions applying here, when any are given
+    dependence: Dependence | None = None  # for `holds` under assumptions: which it needed
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {**env_json(self.env), "result": self.verdict.value}
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.assumed is not None:
+            out["assumptions"] = list(self.assumed)
+        if self.dependence is not None:
+            out.update(self.dependence.to_json())
         if self.counterexample is not None:
             out["counterexample"] = self.counterexample.to_json()
         return out
@@ -76,11 +120,18 @@ class QueryResult:
     description: str = ""
     interrupted: str | None = None  # the signal that stopped the run, e.g. "SIGINT"
     unfinished: tuple[RequestEnv, ...] = ()  # environments not analysed, when interrupted
+    assumptions: tuple[Any, ...] = ()  # the domain assumptions (analyzer/assumptions.py)
 
     @property
     def verdict(self) -> Verdict:
         unfinished = [Verdict.UNKNOWN] if self.interrupted else []
         return overall([e.verdict for e in self.environments] + unfinished)
+
+    @property
+    def dependence(self) -> Dependence | None:
+        """What the environments that hold needed of the assumptions, together."""
+        holding = [e for e in self.environments if e.verdict is Verdict.HOLDS]
+        return combined([e.dependence for e in holding])
 
     @property
     def holds(self) -> bool:
@@ -96,6 +147,11 @@ class QueryResult:
             "result": self.verdict.value,
             "environments": [e.to_json() for e in self.environments],
         }
+        if self.assumptions:
+            out["assumptions"] = [a.to_json() for a in self.assumptions]
+            dependence = self.dependence
+            if dependence is not None:
+                out.update(dependence.to_json())
         if self.interrupted:
             out["interrupted"] = self.interrupted
             out["unfinished"] = [env_json(e) for e in self.unfinished]

@@ -21,19 +21,21 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import z3
 
+from cedar_smt.analyzer.assumptions import Assumption, Guard, applying, violated
 from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.queries import QUERIES, Query, SetFacts, SetTerms
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
+    Dependence,
     EnvResult,
     InternalError,
     Interrupted,
@@ -63,7 +65,7 @@ from cedar_smt.encoder.encoding import EnvEncoding
 from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
 from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
-from cedar_smt.encoder.solver import MAX_TIMEOUT_MS, check, leave_signals_to_python, make_solver
+from cedar_smt.encoder.solver import MAX_TIMEOUT_MS, leave_signals_to_python, make_solver
 from cedar_smt.encoder.sorts import Universe
 
 
@@ -87,6 +89,9 @@ class Problem:
     timeout_ms: int | None = None
     entities_exist: bool = False  # only requests whose referenced entities are in the store
     plain: bool = False  # the reference path the tests compare the fast one with (see check_env)
+    assumptions: tuple[Assumption, ...] = ()  # every request is assumed to satisfy them
+    # where no request satisfies them, with those that exclude each environment
+    vacuous: Mapping[RequestEnv, tuple[str, ...]] = field(default_factory=dict)
 
 
 def timeout_ms(seconds: float | None) -> int | None:
@@ -264,9 +269,15 @@ def check_env(
     rule = load_rule(problem.rule)
     start = time.perf_counter()
     universe = universe or Universe(problem.schema)
+    assumed = tuple(a.id for a in applying(problem.assumptions, env))
+    given = assumed if problem.assumptions else None
+    if env in problem.vacuous:
+        excluded = Dependence("vacuous", problem.vacuous[env])
+        return EnvResult(env, Verdict.HOLDS, assumed=given, dependence=excluded)
     try:
         if problem.plain:
             senv, operands, condition = _plain(problem, q, SymEnv(universe, env), rule)
+            guard = Guard(problem.assumptions, senv)
             notes = senv.notes
             hierarchy = footprint_hierarchy_assumptions(senv)
         else:
@@ -280,6 +291,8 @@ def check_env(
                 c = enc.policy(problem.condition)
                 condition = c.satisfied
                 parts.append(c.notes)
+            guard = Guard(problem.assumptions, senv, enc)
+            parts.append(guard.notes)
             notes = enc.notes(parts)
             hierarchy = hierarchy_assumptions(senv, notes)
         f = senv.f
@@ -288,24 +301,38 @@ def check_env(
         reason = str(err)
         if err.policy_id == "query":
             reason = f"the query cannot be encoded here: {err.message}"
+        elif any(err.policy_id == a.id for a in problem.assumptions):
+            reason = err.message
         else:
             reason = f"unsupported: {reason}"
-        return EnvResult(env, Verdict.UNKNOWN, reason, encode_seconds=time.perf_counter() - start)
+        return EnvResult(
+            env, Verdict.UNKNOWN, reason, encode_seconds=time.perf_counter() - start, assumed=given
+        )
     encoded = time.perf_counter()
+    independent = Dependence("none") if given is not None else None
     if z3.is_true(goal):
-        return EnvResult(env, Verdict.HOLDS, encode_seconds=encoded - start)
+        return EnvResult(
+            env,
+            Verdict.HOLDS,
+            encode_seconds=encoded - start,
+            assumed=given,
+            dependence=independent,
+        )
     solver = make_solver(senv.u.ctx, problem.timeout_ms)
     solver.add(*hierarchy, *senv.input_assumptions(notes), f.not_(goal))
+    guard.add_to(solver)
     if problem.entities_exist:
         solver.add(*senv.existence_assumptions(notes))
-    answer = check(solver)
+    answer = guard.check(solver)
     solved = time.perf_counter()
     timing: dict[str, Any] = {
         "encode_seconds": encoded - start,
         "solve_seconds": solved - encoded,
+        "assumed": given,
     }
     if answer == z3.unsat:
-        return EnvResult(env, Verdict.HOLDS, **timing)
+        dependence = guard.dependence(solver) if given is not None else None
+        return EnvResult(env, Verdict.HOLDS, dependence=dependence, **timing)
     if answer != z3.sat:
         return EnvResult(env, Verdict.UNKNOWN, _reason(solver, problem.timeout_ms), **timing)
     cx = confirm(problem, q, senv, solver, rule, notes)
@@ -345,12 +372,21 @@ def confirm(
         return concrete, meets
 
     def shows_violation(request: Request, entities: Entities) -> bool:
-        return q.violated(*replay(request, entities))
+        return q.violated(*replay(request, entities)) and not violated(
+            problem.assumptions, senv.env, request, entities
+        )
 
-    if not shows_violation(cx.request, cx.entities):
+    if not q.violated(*replay(cx.request, cx.entities)):
         raise InternalError(
             f"the solver's counterexample to `{q.name}` in environment {senv.env} does not show "
             f"the violation when replayed: {cx.to_json()}"
+        )
+    broken = violated(problem.assumptions, senv.env, cx.request, cx.entities)
+    if broken:
+        raise InternalError(
+            f"the solver's counterexample to `{q.name}` in environment {senv.env} does not "
+            f"satisfy the assumption {broken[0].id} `{broken[0].condition}` when replayed: "
+            f"{cx.to_json()}"
         )
     request, entities = minimize(
         cx.request, cx.entities, shows_violation, keep_entities=problem.entities_exist
@@ -404,9 +440,15 @@ def run(
             q.description,
             Interrupted.of(err).signal_name,
             tuple(e for e in envs if e not in results),
+            problem.assumptions,
         )
         raise Interrupted.of(err, partial) from None
-    return QueryResult(q.name, tuple(results[e] for e in envs), q.description)
+    return QueryResult(
+        q.name,
+        tuple(results[e] for e in envs),
+        q.description,
+        assumptions=problem.assumptions,
+    )
 
 
 def _run_in_processes(

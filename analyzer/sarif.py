@@ -27,7 +27,7 @@ from urllib.parse import quote
 from cedar_smt.analyzer.compare import CompareResult
 from cedar_smt.analyzer.diff import DiffResult, PolicyChange, PolicyRef
 from cedar_smt.analyzer.lint import RULES, LintResult
-from cedar_smt.analyzer.render import DIRECTION, incompleteness
+from cedar_smt.analyzer.render import DIRECTION, dependence_note, incompleteness
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL = "cedar-smt"
@@ -119,15 +119,25 @@ def lint_sarif(result: LintResult, root: str | None = None) -> dict[str, Any]:
     for f in result.findings:
         location = _location(f.policy, root)
         uri = location["physicalLocation"]["artifactLocation"]["uri"]
+        note = dependence_note(f.dependence)
+        under = f" ({note})" if note else ""
         item: dict[str, Any] = {
             "ruleId": f.code,
             "level": f.rule.level,
-            "message": {"text": f"{f.policy.effect} `{f.policy.name}`: {f.message}"},
+            "message": {"text": f"{f.policy.effect} `{f.policy.name}`: {f.message}{under}"},
             "locations": [location],
             "partialFingerprints": _fingerprint(f.code, uri, f.policy.name, f.message),
         }
+        properties: dict[str, Any] = {}
         if f.witness is not None:
-            item["properties"] = {"witness": f.witness.to_json()}
+            properties["witness"] = f.witness.to_json()
+        if note and f.dependence is not None:
+            conditions = {a.id: a.condition for a in result.assumptions}
+            properties["assumptions"] = [
+                {"id": i, "condition": conditions.get(i, "")} for i in f.dependence.on
+            ]
+        if properties:
+            item["properties"] = properties
         results.append(item)
     notes = [
         f"{u.policy.where}: could not decide {u.check} for `{u.policy.name}`: {u.reason}"

@@ -859,6 +859,32 @@ def parse_expr(text: str) -> Expr:
         raise err.located(None, text) from None
 
 
+@room_for_depth(ParseError)
+def _parse_conditions(text: str) -> list[tuple[Expr, Loc]]:
+    parser = _Parser(text)
+    found = []
+    while parser.kind != _EOF:
+        start = parser.start
+        body = _expr(parser.expr())
+        found.append((body, parser.since(start)))
+        if parser.kind == _EOF:
+            break
+        if parser.kind != ";":
+            parser.unexpected("an operator, or `;` to end the condition")
+        while parser.kind == ";":
+            parser.next()
+    return found
+
+
+def parse_conditions(text: str, source: str | None = None) -> list[tuple[Expr, Loc]]:
+    """Expressions each ended by `;` (the last one may omit it), with `//` comments, as an
+    assumptions file holds them; each with its place in `text`."""
+    try:
+        return _parse_conditions(text)
+    except ParseError as err:
+        raise err.located(source, text) from None
+
+
 def parse_entity_uid(text: str) -> EntityUID:
     """Parse `Type::"id"` (with namespaces) into an EntityUID."""
     try:
@@ -873,6 +899,7 @@ def parse_entity_uid(text: str) -> EntityUID:
 __all__ = [
     "MAX_NESTING",
     "ScopeConstraint",
+    "parse_conditions",
     "parse_entity_uid",
     "parse_expr",
     "parse_policies",

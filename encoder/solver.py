@@ -40,6 +40,7 @@ DEFAULT_SEED = 0
 MAX_TIMEOUT_MS = 2**32 - 1  # Z3 keeps timeouts in an unsigned 32-bit number of milliseconds
 INTERRUPT_GRACE_SECONDS = 1.0  # how long an interrupted check may take to return
 FIRST_SLICE_MS = 1000  # the first attempts' share of a check's budget (see above)
+CORE_BUDGET_MS = 2000  # asking the incremental core again for an unsat core (see unsat_core)
 
 
 class Solver(z3.Solver):  # type: ignore[misc]
@@ -140,6 +141,19 @@ def check(solver: z3.Solver, *assumptions: Any) -> z3.CheckSatResult:
             break
     solver.out_of_time = answer == z3.unknown and ("timeout" in why or "canceled" in why)
     return answer
+
+
+def unsat_core(solver: z3.Solver, *assumptions: Any) -> list[z3.BoolRef] | None:
+    """The assumptions the last `check(solver, *assumptions)`, answered `unsat`, needed; None
+    when that is not known. Only the incremental core gives unsat cores: when the one-shot copy
+    answered, the incremental core is asked again, for at most `CORE_BUDGET_MS`."""
+    if not isinstance(solver, Solver) or solver.answered_by is None:
+        return list(solver.unsat_core())
+    budget = CORE_BUDGET_MS if solver.budget_ms is None else min(CORE_BUDGET_MS, solver.budget_ms)
+    solver.set("timeout", budget)
+    if _check(solver, assumptions) != z3.unsat:
+        return None
+    return list(solver.unsat_core())
 
 
 def _schedule() -> Iterator[tuple[bool, int, int, int]]:

@@ -19,6 +19,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from cedar_smt.analyzer.assumptions import Assumption, parse_assumption, read_assumptions
 from cedar_smt.analyzer.report import report_of, to_html, to_markdown
 from cedar_smt.analyzer.results import InternalError, Interrupted
 from cedar_smt.core import CedarError, PolicySet, Schema
@@ -224,11 +225,41 @@ jobs_option = click.option(
 )
 
 
+ASSUME_HELP = (
+    "A Cedar condition over principal, action, resource and context that every request is "
+    "assumed to satisfy (repeatable)."
+)
+ASSUME_FILE_HELP = "A file of such conditions, each ended by `;`, with // comments (repeatable)."
+
+
+def assumption_options(fn: F) -> F:
+    """--assume and --assume-file: domain assumptions (analyzer/assumptions.py)."""
+    fn = click.option(
+        "--assume-file",
+        "assume_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help=ASSUME_FILE_HELP,
+    )(fn)
+    return click.option("--assume", "assume", multiple=True, metavar="CONDITION", help=ASSUME_HELP)(
+        fn
+    )
+
+
+def load_assumptions(assume: tuple[str, ...], assume_files: tuple[str, ...]) -> list[Assumption]:
+    """The --assume conditions, then those of each --assume-file, in the order given."""
+    found = [parse_assumption(text, "--assume") for text in assume]
+    for path in assume_files:
+        found.extend(read_assumptions(path))
+    return found
+
+
 def analysis_options(fn: F) -> F:
     """The options every analysis takes."""
     decorators = [
         required_schema,
         environment_filters,
+        assumption_options,
         timeout_option("Seconds per environment."),
         jobs_option,
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),

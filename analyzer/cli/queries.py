@@ -14,6 +14,7 @@ from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
     analysis_options,
+    assumption_options,
     check_summary_file,
     chosen_format,
     emit,
@@ -21,6 +22,7 @@ from cedar_smt.analyzer.cli.common import (
     exit_interrupted,
     fail,
     jobs_option,
+    load_assumptions,
     load_policies,
     reports_bad_input,
     timeout_option,
@@ -77,6 +79,7 @@ def _analyse(
     count = len(select_environments(request_environments(schema), **filters))
     kwargs = dict(filters, timeout=options["timeout"], jobs=options["jobs"])
     kwargs["entities_exist"] = options.get("entities_exist", False)
+    kwargs["assumptions"] = options["assumptions"]
     kwargs.update(options.get("extra", {}))
     try:
         result = with_progress(
@@ -105,8 +108,11 @@ def _common(
     entities_exist: bool = False,
     output_format: str | None = None,
     summary_file: str | None = None,
+    assume: tuple[str, ...] = (),
+    assume_files: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     return {
+        "assumptions": load_assumptions(assume, assume_files),
         "format": output_format,
         "summary_file": summary_file,
         "links": template_links,
@@ -292,6 +298,7 @@ _sets_command("disjoint", checks.check_disjoint, "Prove no request is allowed by
     help="Prove the rule for every set of up to this many permits and forbids.",
 )
 @environment_filters
+@assumption_options
 @timeout_option("Seconds per environment.")
 @jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -304,14 +311,20 @@ def prove_invariants(
     max_policies: int,
     as_json: bool,
     template_links: str | None,
+    assume: tuple[str, ...],
+    assume_files: tuple[str, ...],
     **filters: Any,
 ) -> None:
     """Prove Cedar's invariants: explicit permit, and forbid overrides permit.
 
     Both are proved of the decision rule itself (Cedar's, or --rule) for every policy set of up
     to --max-policies permits and forbids, and, given POLICIES and --schema, of those policies
-    in every request environment. Exit 0 when all hold, 1 when one is refuted, 3 unknown.
+    in every request environment (under --assume and --assume-file, which need POLICIES).
+    Exit 0 when all hold, 1 when one is refuted, 3 unknown.
     """
+    assumptions = load_assumptions(assume, assume_files)
+    if assumptions and policies_path is None:
+        fail("--assume and --assume-file apply to POLICIES: give POLICIES and --schema")
     rule = load_rule(rule_spec)
     rule_results = prove_rule(rule, max_policies)
     set_results: list[QueryResult] = []
@@ -331,6 +344,7 @@ def prove_invariants(
         kwargs = {
             k: options[k] for k in ("principal_type", "action", "resource_type", "timeout", "jobs")
         }
+        kwargs["assumptions"] = assumptions
         try:
             for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
                 set_results.append(

@@ -15,6 +15,7 @@ from cedar_smt.analyzer.cli.access import parse_action, render_access_diff
 from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
+    assumption_options,
     check_summary_file,
     chosen_format,
     emit,
@@ -22,6 +23,7 @@ from cedar_smt.analyzer.cli.common import (
     exit_interrupted,
     fail,
     jobs_option,
+    load_assumptions,
     load_policies,
     output_options,
     reports_bad_input,
@@ -72,6 +74,7 @@ def _emit(result: DiffResult | LintResult | CompareResult, fmt: str, summary: st
     "same paths at git revision REV (the schema too, if it changed since).",
 )
 @environment_filters
+@assumption_options
 @timeout_option("Seconds per solver call.")
 @click.option(
     "--max-classes",
@@ -104,6 +107,8 @@ def diff(
     principal_type: str | None,
     action_filter: str | None,
     resource_type: str | None,
+    assume: tuple[str, ...],
+    assume_files: tuple[str, ...],
     timeout: float | None,
     max_classes: int,
     template_links: str | None,
@@ -125,6 +130,7 @@ def diff(
     fmt = chosen_format(output_format, as_json, as_sarif)
     check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
+    assumptions = load_assumptions(assume, assume_files)
     notes: tuple[str, ...] = ()
     extra: dict[str, Any] = {}
     if git_base is not None:
@@ -154,6 +160,7 @@ def diff(
         "resource_type": resource_type,
         "timeout": timeout,
         "max_classes": max_classes,
+        "assumptions": assumptions,
         **extra,
     }
     try:
@@ -213,6 +220,7 @@ def _access_diff(
 @click.argument("new_path", metavar="NEW", type=click.Path(dir_okay=False))
 @required_schema
 @environment_filters
+@assumption_options
 @timeout_option("Seconds per check and environment.")
 @jobs_option
 @click.option(
@@ -229,6 +237,8 @@ def compare(
     principal_type: str | None,
     action_filter: str | None,
     resource_type: str | None,
+    assume: tuple[str, ...],
+    assume_files: tuple[str, ...],
     timeout: float | None,
     jobs: int,
     template_links: str | None,
@@ -248,6 +258,7 @@ def compare(
     fmt = chosen_format(output_format, as_json, as_sarif)
     check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
+    assumptions = load_assumptions(assume, assume_files)
     old = list(load_policies(old_path, template_links))
     new = list(load_policies(new_path, template_links))
     envs = select_environments(
@@ -260,6 +271,7 @@ def compare(
         "resource_type": resource_type,
         "timeout": timeout,
         "jobs": jobs,
+        "assumptions": assumptions,
     }
     try:
         result = with_progress(
@@ -287,6 +299,7 @@ def compare(
     "paths", metavar="POLICIES...", nargs=-1, required=True, type=click.Path(dir_okay=False)
 )
 @required_schema
+@assumption_options
 @timeout_option("Seconds per check and environment.")
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
 @output_options
@@ -294,6 +307,8 @@ def compare(
 def lint(
     paths: tuple[str, ...],
     schema_path: str,
+    assume: tuple[str, ...],
+    assume_files: tuple[str, ...],
     timeout: float | None,
     template_links: str | None,
     as_json: bool,
@@ -309,6 +324,7 @@ def lint(
     fmt = chosen_format(output_format, as_json, as_sarif)
     check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
+    assumptions = load_assumptions(assume, assume_files)
     sets = [(path, list(load_policies(path, template_links))) for path in paths]
     label = ", ".join(paths)
     done: list[LintResult] = []
@@ -316,7 +332,14 @@ def lint(
     def lint_each(on_done: Any) -> None:
         for path, policies in sets:
             done.append(
-                lint_policies(policies, schema, label=path, timeout=timeout, on_environment=on_done)
+                lint_policies(
+                    policies,
+                    schema,
+                    label=path,
+                    timeout=timeout,
+                    on_environment=on_done,
+                    assumptions=assumptions,
+                )
             )
 
     try:
@@ -348,4 +371,5 @@ def _merged(results: list[LintResult], label: str) -> LintResult:
         label,
         next((r.interrupted for r in results if r.interrupted), None),
         tuple(p for r in results for p in r.unlinted),
+        results[0].assumptions if results else (),
     )

@@ -85,6 +85,7 @@ class SymEnv:
         self._ancestor_types: dict[str, list[str]] = {}
         # the entity literal each footprint term is, if it is one (the decoder asks each time)
         self.named_literals: dict[int, tuple[z3.ExprRef, EntityUID | None]] = {}
+        self._action_ancestors: dict[tuple[int, str], tuple[z3.ExprRef, z3.ExprRef]] = {}
         self.note_input(self.context, env.context)
         self.base = Notes.union([self.notes])  # what every formula of the environment needs
 
@@ -222,6 +223,18 @@ class SymEnv:
         return self.apply(f"ancs_{entity_type}_{ancestor_type}", out_sort, t)
 
     def action_ancestors(self, t: z3.ExprRef, entity_type: str, ancestor_type: str) -> z3.ExprRef:
+        key = (t.get_id(), ancestor_type)
+        found = self._action_ancestors.get(key)
+        if found is None:  # kept with `t`, so that its id is not given to another term
+            found = self._action_ancestors[key] = (
+                t,
+                self._ancestors_of_action(t, entity_type, ancestor_type),
+            )
+        return found[1]
+
+    def _ancestors_of_action(
+        self, t: z3.ExprRef, entity_type: str, ancestor_type: str
+    ) -> z3.ExprRef:
         result: z3.ExprRef | None = None
         for uid in reversed(self.u.actions_of_type(entity_type)):
             ancestors = [

@@ -101,6 +101,7 @@ class Universe:
         self._entities: dict[str, EntitySort] = {}
         self._records: dict[RecordType, RecordSort] = {}
         self._options: dict[SchemaType, OptionSort] = {}
+        self._uids: dict[EntityUID, z3.ExprRef] = {}  # each entity literal built once
         self._functions: dict[str, z3.FuncDeclRef] = {}
         self._actions: dict[str, list[EntityUID]] = {}
         self._count = 0
@@ -282,6 +283,12 @@ class Universe:
         return z3.BitVecVal(n, 64, self.ctx)
 
     def entity(self, uid: EntityUID) -> z3.ExprRef:
+        found = self._uids.get(uid)
+        if found is None:
+            found = self._uids[uid] = self._entity(uid)
+        return found
+
+    def _entity(self, uid: EntityUID) -> z3.ExprRef:
         es = self.entity_sort(uid.type)
         if es.ids is not None:
             if uid.id not in es.ids:

@@ -7,7 +7,11 @@ cedarpy and must get the decisions reported.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ V1, V2, V3 = (
 )
 SCHEMA = str(TINYTODO / "schema.cedarschema")
 BUGGY = str(suite.ROOT / "examples" / "invariants" / "buggy_rule.py")
+BENCH_STORES = suite.ROOT / "bench" / "stores.py"
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -154,6 +159,33 @@ def test_parallel_jobs_give_the_same_answers() -> None:
     one = json.loads(run("implies", V3, V1, "--schema", SCHEMA, "--json")[1])
     two = json.loads(run("implies", V3, V1, "--schema", SCHEMA, "--json", "--jobs", "2")[1])
     assert [e["result"] for e in one["environments"]] == [e["result"] for e in two["environments"]]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small store of bench/stores.py's shape, whose counterexamples are not all alike."""
+    spec = importlib.util.spec_from_file_location("bench_stores", BENCH_STORES)
+    assert spec and spec.loader
+    stores = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = stores  # for its dataclasses
+    spec.loader.exec_module(stores)
+    out = tmp_path_factory.mktemp("store")
+    stores.write(stores.generate(10, seed=3), out)
+    return out
+
+
+def test_counterexamples_do_not_depend_on_the_hash_seed(generated: Path) -> None:
+    """Two processes with other string hashes (sets iterate in another order) print the same
+    answer, byte for byte."""
+    args = [sys.executable, "-m", "cedar_smt", "never-allows", str(generated / "policies.cedar")]
+    args += ["--query", "principal.contractor", "--schema", str(generated / "schema.cedarschema")]
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env)
+        assert done.returncode == 1, done.stderr
+        outs.add(done.stdout)
+    assert len(outs) == 1
 
 
 @pytest.mark.parametrize(

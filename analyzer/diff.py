@@ -523,11 +523,11 @@ def diff_policies(
     envs = matching_environments(schema, principal_type, action, resource_type)
     changes = match_policies(old, new)
     notes = duplicated_ids(old, new, labels)
-    universe = Universe(schema)
     limit_ms = timeout_ms(timeout)
     results: list[EnvDiff] = []
     try:
         for env in envs:
+            universe = Universe(schema)  # one each: an environment's classes are the same alone
             results.append(
                 diff_environment(
                     old, new, changes, env, universe, limit_ms, labels, max_classes, plain

@@ -380,7 +380,10 @@ def run(
     jobs: int = 1,
     on_done: Callable[[EnvResult], None] | None = None,
 ) -> QueryResult:
-    """The query in every environment of `envs`, in `jobs` processes; results in `envs` order."""
+    """The query in every environment of `envs`, in `jobs` processes; results in `envs` order.
+
+    Each environment starts afresh (a universe of its own: Z3's answers depend on the terms a
+    context already holds), so its answer is the same alone, after others, or in a worker."""
     q = QUERIES[problem.query]
     results: dict[RequestEnv, EnvResult] = {}
 
@@ -392,9 +395,8 @@ def run(
     try:
         jobs = usable_jobs(jobs, len(envs))
         if jobs == 1:
-            universe = Universe(problem.schema)
             for env in envs:
-                finish(check_env(problem, env, universe))
+                finish(check_env(problem, env))
         else:
             _run_in_processes(problem, envs, jobs, finish)
     except KeyboardInterrupt as err:

@@ -411,18 +411,24 @@ def run(
     return QueryResult(q.name, tuple(results[e] for e in envs), q.description)
 
 
-def _run_in_processes(
-    problem: Problem, envs: Sequence[RequestEnv], jobs: int, finish: Callable[[EnvResult], None]
-) -> None:
-    with _sigint_held():  # workers start with it blocked; this process gets it after
-        pool = ProcessPoolExecutor(
+def process_pool(jobs: int) -> ProcessPoolExecutor:
+    """`jobs` worker processes that leave SIGINT to this one, end with it, and have its room
+    for nesting; `stop_workers` ends them at once."""
+    with sigint_held():  # workers start with it blocked; this process gets it after
+        return ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_setup,
             initargs=(sys.getrecursionlimit(), os.getpid()),
         )
+
+
+def _run_in_processes(
+    problem: Problem, envs: Sequence[RequestEnv], jobs: int, finish: Callable[[EnvResult], None]
+) -> None:
+    pool = process_pool(jobs)
     try:
-        with _sigint_held():
+        with sigint_held():
             futures = {pool.submit(_checked, (problem, env)): env for env in envs}
         for future in as_completed(futures):
             finish(future.result())
@@ -433,7 +439,7 @@ def _run_in_processes(
 
 
 @contextmanager
-def _sigint_held() -> Iterator[None]:
+def sigint_held() -> Iterator[None]:
     """Hold SIGINT back while workers are started: they inherit the blocked signal, so that a
     Ctrl-C sent to the whole process group never reaches them (the parent stops them), and
     one sent meanwhile reaches this process when the block ends."""

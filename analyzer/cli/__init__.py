@@ -6,7 +6,8 @@ exception nobody expected is an internal error, exit 4, and SIGINT or SIGTERM st
 within a second, print what was finished and exit 130 or 143 (`common`).
 The commands live beside this module: `concrete` (authorize, validate,
 translate), `queries` (the
-analyses), `review` (diff, lint); `common` holds what they share.
+analyses), `review` (diff, lint), `batch` (a fleet of stores, run by `fleet`); `common`
+holds what they share.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from cedar_smt.analyzer.cli import concrete, queries, review
+from cedar_smt.analyzer.cli import batch, concrete, queries, review
 from cedar_smt.analyzer.cli.common import (
     RECURSION_LIMIT,
     exit_internal,
@@ -63,6 +64,7 @@ for _command in (
     queries.prove_invariants,
     review.diff,
     review.lint,
+    batch.batch,
 ):
     main.add_command(_command)
 

@@ -65,13 +65,23 @@ def reports_bad_input(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_worker = False  # a worker process, which its parent stops: see `as_worker`
+
+
+def as_worker() -> None:
+    """Mark this process a worker that its parent stops: signals keep their own effect here
+    (SIGTERM ends it at once), rather than interrupting the command it runs."""
+    global _worker
+    _worker = True
+
+
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
     """While inside, SIGINT and SIGTERM raise `Interrupted`; a second one ends the process.
 
     A signal the process was started ignoring (a background job's SIGINT) stays ignored.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if _worker or threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []

@@ -35,6 +35,7 @@ from cedar_smt.analyzer.cli.fleet import (
     Item,
     Piece,
     Store,
+    analyses,
     run_items,
 )
 
@@ -154,6 +155,13 @@ def test_a_folder_of_stores_takes_its_checks_from_the_command_line(
     assert set(got) == {(f"tenant{i}", ("never-allows", "--query", QUERY)) for i in range(2)}
     for key, r in got.items():
         assert r == reference[key]
+
+
+def test_every_analysis_command_is_a_check() -> None:
+    commands = {command for command, _ in ANALYSES.values()}
+    assert commands == set(analyses.commands)
+    assert all(analyses.commands[c] is main.commands[c] for c in commands)
+    assert set(main.commands) - commands == {"authorize", "validate", "translate", "batch"}
 
 
 @pytest.mark.parametrize(
@@ -335,12 +343,13 @@ def test_a_stopped_run_goes_on_where_it_stopped(
     deadline = time.monotonic() + 3.0  # the workers, reaped (test_signals.py's allowance)
     while [p for p in seen if running(p)] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [p for p in seen if running(p)]
+    left = [(p, Path(f"/proc/{p}/cmdline").read_bytes()) for p in seen if running(p)]
+    assert not left
     done = records(out)
-    assert 3 <= len(done) < len(reference)
+    assert 3 <= len(done) < len(reference), err
     code, text, err = run("batch", str(fleet), "--out", str(out), "--jobs", jobs)
     assert code == 1, err
-    assert f"({len(reference) - len(done)} now, {len(done)} by an earlier run)" in text
+    assert f"({len(reference) - len(done)} now, {len(done)} by an earlier run)" in text, text
     assert records(out) == reference
 
 

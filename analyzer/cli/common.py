@@ -104,6 +104,27 @@ def signals_interrupt() -> Iterator[None]:
             signal.signal(s, old)
 
 
+class Main(click.Group):
+    """A command group that turns signals and unexpected exceptions into exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with signals_interrupt():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt as err:  # commands print what they finished first
+                exit_interrupted(err)
+            except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as err:
+                exit_internal(err)
+
+
+def make_room_for_nesting() -> None:
+    """Reading, checking and encoding recurse once or twice per level of nesting: room for
+    the nesting Cedar itself handles; deeper input is refused by `reports_bad_input`."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+
+
 def exit_interrupted(err: KeyboardInterrupt) -> NoReturn:
     """Exit 128 + the signal's number, after what was finished has been printed."""
     stop = Interrupted.of(err)

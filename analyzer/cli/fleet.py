@@ -21,6 +21,7 @@ import io
 import json
 import os
 import shlex
+import signal
 import tempfile
 import threading
 import time
@@ -28,9 +29,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -39,8 +41,13 @@ from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_SIGNALLED,
     EXIT_UNKNOWN,
+    STOP_SIGNALS,
+    Main,
     as_worker,
+    make_room_for_nesting,
 )
+from cedar_smt.analyzer.cli.queries import COMMANDS, prove_invariants
+from cedar_smt.analyzer.cli.review import diff, lint
 from cedar_smt.analyzer.results import Interrupted, Verdict, overall
 from cedar_smt.analyzer.runner import process_pool, select_environments, sigint_held, stop_workers
 from cedar_smt.core import CedarError, Schema, request_environments
@@ -71,6 +78,16 @@ ANSWERED = (0, EXIT_REFUTED, EXIT_UNKNOWN)  # exit codes that come with an answe
 MAX_ATTEMPTS = 3  # a piece whose worker process died this often is marked, not run again
 
 Check = tuple[str, ...]
+
+
+@click.group(cls=Main)
+def analyses() -> None:
+    """The analysis commands, run as `cedar-smt` runs them (signals, internal errors)."""
+    make_room_for_nesting()
+
+
+for _command in (*COMMANDS, prove_invariants, diff, lint):
+    analyses.add_command(_command)
 
 
 class FleetError(CedarError):
@@ -242,8 +259,6 @@ _one_at_a_time = threading.Lock()  # a piece takes the process's working folder 
 
 def run_piece(piece: Piece) -> Answer:
     """Run the piece's command in this process, in a temporary folder holding its files."""
-    from cedar_smt.analyzer.cli import main  # the commands, which import this module
-
     with _one_at_a_time, tempfile.TemporaryDirectory(prefix="cedar-smt-batch-") as root:
         work = _materialize(root, piece.files)
         out, err = io.StringIO(), io.StringIO()
@@ -253,7 +268,7 @@ def run_piece(piece: Piece) -> Answer:
         code = 0
         try:
             with redirect_stdout(out), redirect_stderr(err):
-                main.main(args=list(piece.args), prog_name="cedar-smt")  # exits, always
+                analyses.main(args=list(piece.args), prog_name="cedar-smt")  # exits, always
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
         finally:
@@ -388,9 +403,7 @@ def _environments(
 ) -> list[RequestEnv] | None:
     """The environments the command would analyse, when it takes the filters and they are
     several; None when it is run whole (it reports any problem with its input itself)."""
-    from cedar_smt.analyzer.cli import main
-
-    cmd = main.commands[command]
+    cmd = analyses.commands[command]
     if not any(p.name == "principal_type" for p in cmd.params):
         return None
     try:
@@ -591,8 +604,49 @@ def run_items(
     `on_record` with each item's record as soon as its last piece is answered.
 
     A piece whose worker process died is run again, up to MAX_ATTEMPTS times, then marked;
-    a signal (raised here, or reported by a piece run in this process) stops the engine's
-    work and raises `Interrupted`."""
+    a signal (noted while waiting, or reported by a piece run in this process) stops the
+    engine's work and raises `Interrupted`."""
+    with _signals_noted() as noted:
+        _run_items(items, engine, on_record, noted)
+
+
+@contextmanager
+def _signals_noted() -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM are noted rather than raised: raised in the middle of
+    `concurrent.futures.wait`, they can leave a lock of its held, and the executor's thread
+    then hangs the exit. The loop raises `Interrupted` when it sees one noted; a second one
+    ends the process, as `signals_interrupt` does. (A piece run in this process handles the
+    signals while it runs, as its command does.)"""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        if noted:
+            os._exit(EXIT_SIGNALLED + signum)
+        noted.append(signum)
+
+    previous = {}
+    for s in STOP_SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            previous[s] = signal.signal(s, note)
+    try:
+        yield noted
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+POLL_SECONDS = 0.1  # how often the loop looks for a noted signal
+
+
+def _run_items(
+    items: Iterator[Item],
+    engine: Engine,
+    on_record: Callable[[dict[str, Any]], None],
+    noted: list[int],
+) -> None:
     queue: deque[tuple[Item, int]] = deque()
     flying: dict[Future[Answer], tuple[Item, int, int]] = {}
     generation = 0  # of the local pool: a broken one is replaced once
@@ -615,9 +669,11 @@ def run_items(
                 if planned.finished:  # answered in planning: a missing input
                     on_record(planned.record())
                 queue.extend((planned, i) for i, a in enumerate(planned.answers) if a is None)
+            if noted:
+                raise Interrupted(noted[0])
             if not flying:
                 return
-            done, _ = wait(list(flying), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(flying), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 item, index, born = flying.pop(future)
                 try:

@@ -597,13 +597,13 @@ def diff_policies(
     envs = matching_environments(schema, principal_type, action, resource_type)
     changes = match_policies(old, new)
     notes = duplicated_ids(old, new, labels)
-    universe = Universe(schema)
     limit_ms = timeout_ms(timeout)
     assumed = checked_assumptions(assumptions, schema)
     vacuous = vacuous_environments(assumed, schema, envs, limit_ms)
     results: list[EnvDiff] = []
     try:
         for env in envs:
+            universe = Universe(schema)  # one each: an environment's classes are the same alone
             results.append(
                 diff_environment(
                     old,

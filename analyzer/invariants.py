@@ -22,7 +22,7 @@ from cedar_smt.analyzer.results import InternalError, Verdict
 from cedar_smt.core.authorizer import PYTHON_LOGIC, DecisionRule
 from cedar_smt.encoder.authorizer import z3_logic
 from cedar_smt.encoder.factory import Factory
-from cedar_smt.encoder.solver import check, make_solver
+from cedar_smt.encoder.solver import check, make_context, make_solver
 
 INVARIANTS = ("explicit-permit", "forbid-overrides-permit")
 
@@ -90,7 +90,7 @@ class _PythonBools:
 
 def prove_rule(rule: DecisionRule, bound: int) -> list[RuleResult]:  # type: ignore[type-arg]
     """Each invariant for every policy set of up to `bound` permits and up to `bound` forbids."""
-    ctx = z3.Context()
+    ctx = make_context()
     f = Factory(ctx)
     results = []
     for invariant in INVARIANTS:

@@ -416,7 +416,10 @@ def run(
     jobs: int = 1,
     on_done: Callable[[EnvResult], None] | None = None,
 ) -> QueryResult:
-    """The query in every environment of `envs`, in `jobs` processes; results in `envs` order."""
+    """The query in every environment of `envs`, in `jobs` processes; results in `envs` order.
+
+    Each environment starts afresh (a universe of its own: Z3's answers depend on the terms a
+    context already holds), so its answer is the same alone, after others, or in a worker."""
     q = QUERIES[problem.query]
     results: dict[RequestEnv, EnvResult] = {}
 
@@ -428,9 +431,8 @@ def run(
     try:
         jobs = usable_jobs(jobs, len(envs))
         if jobs == 1:
-            universe = Universe(problem.schema)
             for env in envs:
-                finish(check_env(problem, env, universe))
+                finish(check_env(problem, env))
         else:
             _run_in_processes(problem, envs, jobs, finish)
     except KeyboardInterrupt as err:
@@ -451,18 +453,24 @@ def run(
     )
 
 
-def _run_in_processes(
-    problem: Problem, envs: Sequence[RequestEnv], jobs: int, finish: Callable[[EnvResult], None]
-) -> None:
-    with _sigint_held():  # workers start with it blocked; this process gets it after
-        pool = ProcessPoolExecutor(
+def process_pool(jobs: int) -> ProcessPoolExecutor:
+    """`jobs` worker processes that leave SIGINT to this one, end with it, and have its room
+    for nesting; `stop_workers` ends them at once."""
+    with sigint_held():  # workers start with it blocked; this process gets it after
+        return ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_setup,
             initargs=(sys.getrecursionlimit(), os.getpid()),
         )
+
+
+def _run_in_processes(
+    problem: Problem, envs: Sequence[RequestEnv], jobs: int, finish: Callable[[EnvResult], None]
+) -> None:
+    pool = process_pool(jobs)
     try:
-        with _sigint_held():
+        with sigint_held():
             futures = {pool.submit(_checked, (problem, env)): env for env in envs}
         for future in as_completed(futures):
             finish(future.result())
@@ -473,7 +481,7 @@ def _run_in_processes(
 
 
 @contextmanager
-def _sigint_held() -> Iterator[None]:
+def sigint_held() -> Iterator[None]:
     """Hold SIGINT back while workers are started: they inherit the blocked signal, so that a
     Ctrl-C sent to the whole process group never reaches them (the parent stops them), and
     one sent meanwhile reaches this process when the block ends."""

@@ -280,7 +280,7 @@ class Decoder:
                 continue
             assert isinstance(uid, EntityUID)
             entities[uid] = self.entity(t, uid, entities.get(uid), uid in readers)
-        for uid in self.actions():
+        for uid in sorted(self.actions()):  # in an order no hash seed changes
             entities[uid] = Entity(uid, Record(), env.schema.action_ancestors(uid))
         assert isinstance(principal, EntityUID) and isinstance(resource, EntityUID)
         assert isinstance(context, Record)

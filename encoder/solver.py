@@ -66,6 +66,19 @@ class Solver(z3.Solver):  # type: ignore[misc]
         return str(super().reason_unknown())
 
 
+class _Context(z3.Context):  # type: ignore[misc]
+    """z3.Context, which a signal can interrupt halfway through `__init__` (Ctrl-C raises
+    there, from any thread's delivery) without its `__del__`, which reads `owner`, printing a
+    traceback when it is collected: an unfinished context owns nothing."""
+
+    owner = False
+
+
+def make_context() -> z3.Context:
+    """A new Z3 context, which every solver of an analysis lives in."""
+    return _Context()
+
+
 def make_solver(ctx: z3.Context, timeout_ms: int | None = None, seed: int = DEFAULT_SEED) -> Solver:
     """A solver whose checks (through `check`) each take at most `timeout_ms` in all."""
     solver = Solver(ctx, None if timeout_ms is None else min(timeout_ms, MAX_TIMEOUT_MS))

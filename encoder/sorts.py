@@ -39,6 +39,7 @@ from cedar_smt.core.types import (
 from cedar_smt.core.values import EntityUID, Long, Record, Value
 from cedar_smt.encoder.errors import EncodeError
 from cedar_smt.encoder.factory import Factory
+from cedar_smt.encoder.solver import make_context
 
 MAX_CHAR = 0x2FFFF  # the largest code point Z3's string theory represents
 SURROGATES = (0xD800, 0xDFFF)
@@ -96,7 +97,7 @@ class Universe:
 
     def __init__(self, schema: Schema, ctx: z3.Context | None = None) -> None:
         self.schema = schema
-        self.ctx = ctx or z3.Context()
+        self.ctx = ctx or make_context()
         self.f = Factory(self.ctx)
         self._entities: dict[str, EntitySort] = {}
         self._records: dict[RecordType, RecordSort] = {}

@@ -7,7 +7,11 @@ cedarpy and must get the decisions reported.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ V1, V2, V3 = (
 )
 SCHEMA = str(TINYTODO / "schema.cedarschema")
 BUGGY = str(suite.ROOT / "examples" / "invariants" / "buggy_rule.py")
+BENCH_STORES = suite.ROOT / "bench" / "stores.py"
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -153,7 +158,63 @@ def test_prove_invariants() -> None:
 def test_parallel_jobs_give_the_same_answers() -> None:
     one = json.loads(run("implies", V3, V1, "--schema", SCHEMA, "--json")[1])
     two = json.loads(run("implies", V3, V1, "--schema", SCHEMA, "--json", "--jobs", "2")[1])
-    assert [e["result"] for e in one["environments"]] == [e["result"] for e in two["environments"]]
+    assert one == two
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small store of bench/stores.py's shape, whose counterexamples are not all alike."""
+    spec = importlib.util.spec_from_file_location("bench_stores", BENCH_STORES)
+    assert spec and spec.loader
+    stores = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = stores  # for its dataclasses
+    spec.loader.exec_module(stores)
+    out = tmp_path_factory.mktemp("store")
+    stores.write(stores.generate(10, seed=3), out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["never-allows", "policies.cedar", "--query", "principal.contractor"],
+        ["equivalent", "removed.cedar", "policies.cedar"],
+        ["diff", "edited.cedar", "policies.cedar"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_an_environment_is_answered_alike_alone_among_others_and_in_a_worker(
+    generated: Path, command: list[str]
+) -> None:
+    """Each environment is analysed from a fresh start, so neither the environments analysed
+    before it in the same process nor `--jobs` change its counterexample (`batch` relies on
+    this to split a store's work by environment)."""
+    args = [*command, "--schema", "schema.cedarschema", "--json"]
+    args = [str(generated / a) if a.endswith((".cedar", "cedarschema")) else a for a in args]
+    whole = json.loads(run(*args)[1])
+    alone = []
+    for env in whole["environments"]:
+        only = ["--principal-type", env["principal_type"], "--action", env["action"]]
+        only += ["--resource-type", env["resource_type"]]
+        alone += json.loads(run(*args, *only)[1])["environments"]
+    assert alone == whole["environments"]
+    if command[0] != "diff":  # diff takes no --jobs
+        assert len({json.dumps(e.get("counterexample")) for e in whole["environments"]}) > 2
+        assert json.loads(run(*args, "--jobs", "2")[1]) == whole
+
+
+def test_counterexamples_do_not_depend_on_the_hash_seed(generated: Path) -> None:
+    """Two processes with other string hashes (sets iterate in another order) print the same
+    answer, byte for byte."""
+    args = [sys.executable, "-m", "cedar_smt", "never-allows", str(generated / "policies.cedar")]
+    args += ["--query", "principal.contractor", "--schema", str(generated / "schema.cedarschema")]
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env)
+        assert done.returncode == 1, done.stderr
+        outs.add(done.stdout)
+    assert len(outs) == 1
 
 
 @pytest.mark.parametrize(

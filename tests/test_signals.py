@@ -252,3 +252,21 @@ def test_what_diff_finished_is_printed(start: Callable[..., Run]) -> None:
     }
     assert [e["stopped_by"] for e in report["incomplete"]] == ["interrupted"]
     assert report["unfinished"] == []
+
+
+def test_a_context_a_signal_interrupts_in_its_making_is_collected_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C can raise inside z3.Context's `__init__` (before it sets `owner`); the context
+    left behind must not print a traceback when it is collected."""
+    import gc
+
+    from cedar_smt.encoder.solver import make_context
+
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    kind = type(make_context())
+    half_made = kind.__new__(kind)  # as if interrupted before its first line
+    del half_made
+    gc.collect()
+    assert unraisable == []

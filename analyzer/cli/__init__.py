@@ -6,42 +6,20 @@ exception nobody expected is an internal error, exit 4, and SIGINT or SIGTERM st
 within a second, print what was finished and exit 130 or 143 (`common`).
 The commands live beside this module: `concrete` (authorize, validate,
 translate), `queries` (the
-analyses), `review` (diff, compare, lint), `access` (who-can,
-what-can, access-matrix: access review against an entity store); `common` holds what they share.
+analyses), `review` (diff, compare, lint), `access` (who-can, what-can, access-matrix: access
+review against an entity store), `batch` (a fleet of stores, run by `fleet`); `common` holds
+what they share.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
-from cedar_smt.analyzer.cli import access, concrete, queries, review
-from cedar_smt.analyzer.cli.common import (
-    RECURSION_LIMIT,
-    exit_internal,
-    exit_interrupted,
-    signals_interrupt,
-)
+from cedar_smt.analyzer.cli import access, batch, concrete, queries, review
+from cedar_smt.analyzer.cli.common import Main, make_room_for_nesting
 
 
-class _Main(click.Group):
-    """The command group, which turns signals and unexpected exceptions into exit codes."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with signals_interrupt():
-            try:
-                return super().invoke(ctx)
-            except KeyboardInterrupt as err:  # commands print what they finished first
-                exit_interrupted(err)
-            except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
-                raise
-            except Exception as err:
-                exit_internal(err)
-
-
-@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cedar-smt")
 def main() -> None:
     """Prove things about Cedar policies, and authorize requests with the same semantics.
@@ -51,9 +29,7 @@ def main() -> None:
     2 bad input or usage, 3 unknown (the answer is incomplete), 4 internal error (a bug;
     CEDAR_SMT_DEBUG=1 shows its traceback), 130 interrupted by SIGINT, 143 by SIGTERM.
     """
-    # reading, checking and encoding recurse once or twice per level of nesting: room for
-    # the nesting Cedar itself handles; deeper input is refused by `reports_bad_input`
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+    make_room_for_nesting()
 
 
 for _command in (
@@ -66,6 +42,7 @@ for _command in (
     review.compare,
     review.lint,
     *access.COMMANDS,
+    batch.batch,
 ):
     main.add_command(_command)
 

@@ -68,13 +68,23 @@ def reports_bad_input(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_worker = False  # a worker process, which its parent stops: see `as_worker`
+
+
+def as_worker() -> None:
+    """Mark this process a worker that its parent stops: signals keep their own effect here
+    (SIGTERM ends it at once), rather than interrupting the command it runs."""
+    global _worker
+    _worker = True
+
+
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
     """While inside, SIGINT and SIGTERM raise `Interrupted`; a second one ends the process.
 
     A signal the process was started ignoring (a background job's SIGINT) stays ignored.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if _worker or threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
@@ -95,6 +105,27 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+
+
+class Main(click.Group):
+    """A command group that turns signals and unexpected exceptions into exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with signals_interrupt():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt as err:  # commands print what they finished first
+                exit_interrupted(err)
+            except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as err:
+                exit_internal(err)
+
+
+def make_room_for_nesting() -> None:
+    """Reading, checking and encoding recurse once or twice per level of nesting: room for
+    the nesting Cedar itself handles; deeper input is refused by `reports_bad_input`."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
 
 
 def exit_interrupted(err: KeyboardInterrupt) -> NoReturn:

@@ -52,27 +52,42 @@ class Measure:
 
 
 def measure(args: Sequence[str], limit: float) -> Measure:
-    """Run a command to its end (or `limit` seconds); its wall time and peak resident memory."""
+    """Run a command to its end (or `limit` seconds); its wall and CPU time and peak resident
+    memory. The peak is the child's own high-water mark (`VmHWM`), read as it runs: the
+    rusage maximum counts the memory of this process too, which the child shares between
+    fork and exec."""
     start = time.perf_counter()
+    peak_kb = 0
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = start + limit
         while True:
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
-                return Measure(
-                    None, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, None, ""
-                )
+                return Measure(None, usage.ru_utime + usage.ru_stime, peak_kb / 1024, None, "")
             time.sleep(0.02)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         cpu = usage.ru_utime + usage.ru_stime
-        return Measure(elapsed, cpu, usage.ru_maxrss / 1024, proc.returncode, out.read().decode())
+        return Measure(elapsed, cpu, peak_kb / 1024, proc.returncode, out.read().decode())
+
+
+def _high_water_kb(pid: int) -> int:
+    """The peak resident memory of a running process so far, in kB (0 if it has ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def cli(*args: str | Path) -> list[str]:

@@ -47,7 +47,7 @@ from cedar_smt.analyzer.cli.common import (
     make_room_for_nesting,
 )
 from cedar_smt.analyzer.cli.queries import COMMANDS, prove_invariants
-from cedar_smt.analyzer.cli.review import diff, lint
+from cedar_smt.analyzer.cli.review import compare, diff, lint
 from cedar_smt.analyzer.results import Interrupted, Verdict, overall
 from cedar_smt.analyzer.runner import process_pool, select_environments, sigint_held, stop_workers
 from cedar_smt.core import CedarError, Schema, request_environments
@@ -71,7 +71,9 @@ ANALYSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "prove-invariants": ("prove-invariants", ("policies",)),
     "lint": ("lint", ("policies",)),
     "diff-previous": ("diff", ("previous", "policies")),
+    "compare": ("compare", ("previous", "policies")),
 }
+RUN_WHOLE = {"compare"}  # its four-way result is not a join of per-environment answers
 SUPPLIED = ("--schema", "--template-links", "--json", "--sarif")  # batch gives these itself
 VERDICT_EXIT = {Verdict.HOLDS: 0, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}
 ANSWERED = (0, EXIT_REFUTED, EXIT_UNKNOWN)  # exit codes that come with an answer
@@ -86,7 +88,7 @@ def analyses() -> None:
     make_room_for_nesting()
 
 
-for _command in (*COMMANDS, prove_invariants, diff, lint):
+for _command in (*COMMANDS, prove_invariants, diff, compare, lint):
     analyses.add_command(_command)
 
 
@@ -404,7 +406,7 @@ def _environments(
     """The environments the command would analyse, when it takes the filters and they are
     several; None when it is run whole (it reports any problem with its input itself)."""
     cmd = analyses.commands[command]
-    if not any(p.name == "principal_type" for p in cmd.params):
+    if command in RUN_WHOLE or not any(p.name == "principal_type" for p in cmd.params):
         return None
     try:
         ctx = cmd.make_context(command, list(args[1:]), resilient_parsing=True)

@@ -34,6 +34,7 @@ from cedar_smt.analyzer.results import (
     combined,
     env_json,
     overall,
+    with_run_notes,
 )
 from cedar_smt.core.authorizer import is_authorized
 from cedar_smt.core.policy import Policy
@@ -177,15 +178,9 @@ class CompareResult:
             "result": self.result.value,
             "environments": [e.to_json() for e in self.environments],
         }
-        if self.assumptions:
-            out["assumptions"] = [a.to_json() for a in self.assumptions]
-            dependence = self.dependence
-            if dependence is not None:
-                out.update(dependence.to_json())
-        if self.interrupted:
-            out["interrupted"] = self.interrupted
-            out["unfinished"] = [env_json(e) for e in self.unfinished]
-        return out
+        return with_run_notes(
+            out, self.assumptions, self.dependence, self.interrupted, self.unfinished
+        )
 
 
 def _difference(

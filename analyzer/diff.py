@@ -44,6 +44,7 @@ from cedar_smt.analyzer.results import (
     Verdict,
     combined,
     env_json,
+    with_run_notes,
 )
 from cedar_smt.analyzer.runner import decode_model, matching_environments, timeout_ms
 from cedar_smt.core.ast import to_source
@@ -248,15 +249,9 @@ class DiffResult:
                 for e in self.incomplete
             ],
         }
-        if self.assumptions:
-            out["assumptions"] = [a.to_json() for a in self.assumptions]
-            dependence = self.dependence
-            if dependence is not None:
-                out.update(dependence.to_json())
-        if self.interrupted:
-            out["interrupted"] = self.interrupted
-            out["unfinished"] = [env_json(e) for e in self.unfinished]
-        return out
+        return with_run_notes(
+            out, self.assumptions, self.dependence, self.interrupted, self.unfinished
+        )
 
 
 def _content(p: Policy) -> Any:

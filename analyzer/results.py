@@ -8,6 +8,7 @@ holds: a query holds overall only when it holds in every request environment.
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -147,15 +148,28 @@ class QueryResult:
             "result": self.verdict.value,
             "environments": [e.to_json() for e in self.environments],
         }
-        if self.assumptions:
-            out["assumptions"] = [a.to_json() for a in self.assumptions]
-            dependence = self.dependence
-            if dependence is not None:
-                out.update(dependence.to_json())
-        if self.interrupted:
-            out["interrupted"] = self.interrupted
-            out["unfinished"] = [env_json(e) for e in self.unfinished]
-        return out
+        return with_run_notes(
+            out, self.assumptions, self.dependence, self.interrupted, self.unfinished
+        )
+
+
+def with_run_notes(
+    out: dict[str, Any],
+    assumptions: Sequence[Any],
+    dependence: Dependence | None,
+    interrupted: str | None,
+    unfinished: Sequence[RequestEnv],
+) -> dict[str, Any]:
+    """A result's JSON with what its run assumed and needed, and where it was stopped: the
+    same members for query results, diff and compare."""
+    if assumptions:
+        out["assumptions"] = [a.to_json() for a in assumptions]
+        if dependence is not None:
+            out.update(dependence.to_json())
+    if interrupted:
+        out["interrupted"] = interrupted
+        out["unfinished"] = [env_json(e) for e in unfinished]
+    return out
 
 
 def env_json(env: RequestEnv) -> dict[str, str]:

@@ -5,7 +5,9 @@ the request environments (`principal_type`, `action`, `resource_type`), a per-en
 `timeout` in seconds, `jobs` parallel processes, `entities_exist` to consider only requests
 whose referenced entities are all in the store, and `on_done` called as each environment
 finishes, and `assumptions`: Cedar conditions (strings, or `Assumption`s read from a file by
-`read_assumptions`) every request is assumed to satisfy (analyzer/assumptions.py). `plain=True`
+`read_assumptions`) every request is assumed to satisfy (analyzer/assumptions.py), and
+`any_link=True` to analyse templates for every link (core/links.py): a policy set's templates,
+and a template given as a policy, hold only if they hold for every link. `plain=True`
 takes the reference path (analyzer/runner.py's `check_env`), which the
 tests compare the fast one with. Policies must validate against the schema; otherwise
 `AnalysisInputError`.
@@ -16,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cedar_smt.analyzer.links import check_keys
 from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
 from cedar_smt.analyzer.results import AnalysisInputError, EnvResult, QueryResult
 from cedar_smt.analyzer.runner import Operand, Problem, matching_environments, run, timeout_ms
 from cedar_smt.core.errors import Loc, ParseError
+from cedar_smt.core.links import LinkSpace, link_space
 from cedar_smt.core.parser import parse_expr
 from cedar_smt.core.policy import Condition, Effect, Policy, ScopeAny
 from cedar_smt.core.policy_set import PolicySet
@@ -32,6 +36,33 @@ Policies = PolicySet | Iterable[Policy]
 
 def _policies(policies: Policies) -> tuple[Policy, ...]:
     return tuple(policies)
+
+
+def _templates(policies: Policies) -> tuple[Policy, ...]:
+    return tuple(policies.templates.values()) if isinstance(policies, PolicySet) else ()
+
+
+def any_link_operands(operands: Iterable[Operand], any_link: bool) -> list[Operand]:
+    """With `any_link`, each operand's templates join its policies; without, a template among
+    them is refused (its slots have no values)."""
+    out = []
+    for op in operands:
+        if any_link:
+            check_keys([*op.policies, *op.templates], f"`{op.label}`")
+            out.append(Operand(op.label, (*op.policies, *op.templates)))
+            continue
+        template = next((p for p in op.policies if p.is_template), None)
+        if template is not None:
+            raise AnalysisInputError(
+                f"`{template.display_name}` of `{op.label}` is a template: link it "
+                "(--template-links) or analyse it for every link (--any-link, any_link=True)"
+            )
+        out.append(op)
+    return out
+
+
+def templates_link_space(operands: Iterable[Operand], schema: Schema) -> LinkSpace:
+    return link_space([p for op in operands for p in op.policies if p.is_template], schema)
 
 
 MAX_LISTED_ERRORS = 20
@@ -116,7 +147,9 @@ def _run(
     entities_exist: bool = False,
     plain: bool = False,
     assumptions: Assumptions | None = None,
+    any_link: bool = False,
 ) -> QueryResult:
+    operands = any_link_operands(operands, any_link)
     for op in operands:
         require_valid(op.policies, schema, f"`{op.label}`")
     envs = matching_environments(schema, principal_type, action, resource_type)
@@ -133,6 +166,7 @@ def _run(
         plain,
         assumed,
         vacuous_environments(assumed, schema, envs, limit),
+        templates_link_space(operands, schema) if any_link else None,
     )
     return run(problem, envs, jobs, on_done)
 
@@ -142,7 +176,7 @@ def _one(policy: Policy, label: str) -> Operand:
 
 
 def _set(policies: Policies, label: str) -> Operand:
-    return Operand(label, _policies(policies))
+    return Operand(label, _policies(policies), _templates(policies))
 
 
 def check_never_errors(policy: Policy, schema: Schema, **options: Any) -> QueryResult:

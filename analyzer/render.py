@@ -12,6 +12,7 @@ from cedar_smt.analyzer.assumptions import Assumption
 from cedar_smt.analyzer.compare import CompareResult, Comparison
 from cedar_smt.analyzer.diff import STOPPED_BY, DiffResult, PolicyChange
 from cedar_smt.analyzer.lint import LintResult
+from cedar_smt.analyzer.links import describe_links
 from cedar_smt.analyzer.results import Counterexample, Dependence, QueryResult, Verdict
 from cedar_smt.core.entities import Entity
 from cedar_smt.core.values import to_cedar
@@ -36,6 +37,8 @@ def render_counterexample(cx: Counterexample, indent: str = "    ") -> list[str]
         f"{indent}request:   principal {r.principal}, action {r.action}, resource {r.resource}",
         f"{indent}           context {to_cedar(r.context)}",
     ]
+    for i, link in enumerate(describe_links(cx.links)):
+        lines.append(f"{indent}{'links:' if i == 0 else '':<11}{link}")
     entities = [e for uid, e in sorted(cx.entities.items()) if not uid.type.endswith("Action")]
     if entities:
         lines.append(f"{indent}entities:  {render_entity(entities[0])}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.errors import CedarError
+from cedar_smt.core.policy_json import TemplateLink
 from cedar_smt.core.request import Request
 from cedar_smt.core.typechecker import RequestEnv
 
@@ -33,13 +34,18 @@ class Counterexample:
     entities: Entities
     decisions: dict[str, str] = field(default_factory=dict)  # label -> "allow"/"deny"/outcome
     details: dict[str, Any] = field(default_factory=dict)  # label -> reasons and errors
+    # templates analysed for every link: the links the counterexample is about
+    links: tuple[TemplateLink, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "request": self.request.to_json(),
             "entities": self.entities.to_json(),
             "decisions": dict(self.decisions),
         }
+        if self.links:
+            out["links"] = [link.to_json() for link in self.links]
+        return out
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any
 import z3
 
 from cedar_smt.analyzer.assumptions import Assumption, Guard, applying, violated
+from cedar_smt.analyzer.links import link_templates
 from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.queries import QUERIES, Query, SetFacts, SetTerms
 from cedar_smt.analyzer.results import (
@@ -53,7 +54,9 @@ from cedar_smt.core.authorizer import (
 )
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.errors import Loc
+from cedar_smt.core.links import LinkSpace
 from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.policy_json import TemplateLink
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
@@ -71,10 +74,14 @@ from cedar_smt.encoder.sorts import Universe
 
 @dataclass(frozen=True)
 class Operand:
-    """One side of a query: a single policy, or a policy set, with a label for reports."""
+    """One side of a query: a single policy, or a policy set, with a label for reports.
+
+    `templates`: the set's unlinked templates, analysed only for every link (`Problem.links`),
+    when they join `policies`."""
 
     label: str
     policies: tuple[Policy, ...]
+    templates: tuple[Policy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class Problem:
     assumptions: tuple[Assumption, ...] = ()  # every request is assumed to satisfy them
     # where no request satisfies them, with those that exclude each environment
     vacuous: Mapping[RequestEnv, tuple[str, ...]] = field(default_factory=dict)
+    # templates analysed for every link (core/links.py): the types each slot may take
+    links: LinkSpace | None = None
 
 
 def timeout_ms(seconds: float | None) -> int | None:
@@ -276,12 +285,13 @@ def check_env(
         return EnvResult(env, Verdict.HOLDS, assumed=given, dependence=excluded)
     try:
         if problem.plain:
-            senv, operands, condition = _plain(problem, q, SymEnv(universe, env), rule)
+            senv = SymEnv(universe, env, problem.links)
+            senv, operands, condition = _plain(problem, q, senv, rule)
             guard = Guard(problem.assumptions, senv)
             notes = senv.notes
             hierarchy = footprint_hierarchy_assumptions(senv)
         else:
-            enc = encoding or EnvEncoding(universe, env)
+            enc = encoding or EnvEncoding(universe, env, problem.links)
             senv = enc.senv
             compiled = [_symbolic(q, op, enc, rule) for op in problem.operands]
             operands = [terms for terms, _ in compiled]
@@ -361,10 +371,11 @@ def confirm(
     The confirmed counterexample is then made smaller, keeping it a confirmed violation.
     """
     cx = decode_model(senv, solver.model(), notes)
+    operands, links = linked_operands(problem, cx)
 
     def replay(request: Request, entities: Entities) -> tuple[list[Any], bool]:
         point = Decoded(request, entities)
-        concrete = [_concrete(q, op, point, rule) for op in problem.operands]
+        concrete = [_concrete(q, op, point, rule) for op in operands]
         meets = True
         if problem.condition is not None:
             outcome = evaluate_policy(problem.condition, request, entities).outcome
@@ -379,25 +390,49 @@ def confirm(
     if not q.violated(*replay(cx.request, cx.entities)):
         raise InternalError(
             f"the solver's counterexample to `{q.name}` in environment {senv.env} does not show "
-            f"the violation when replayed: {cx.to_json()}"
+            f"the violation when replayed: {_shown(cx, links)}"
         )
     broken = violated(problem.assumptions, senv.env, cx.request, cx.entities)
     if broken:
         raise InternalError(
             f"the solver's counterexample to `{q.name}` in environment {senv.env} does not "
             f"satisfy the assumption {broken[0].id} `{broken[0].condition}` when replayed: "
-            f"{cx.to_json()}"
+            f"{_shown(cx, links)}"
         )
     request, entities = minimize(
         cx.request, cx.entities, shows_violation, keep_entities=problem.entities_exist
     )
     concrete, meets = replay(request, entities)
     decisions, details = {}, {}
-    for op, value in zip(problem.operands, concrete, strict=True):
+    for op, value in zip(operands, concrete, strict=True):
         decisions[op.label], details[op.label] = _describe(q, op, value)
     if problem.condition is not None:
         decisions["query"] = "satisfied" if meets else "not satisfied"
-    return Counterexample(request, entities, decisions, details)
+    return Counterexample(request, entities, decisions, details, links)
+
+
+def linked_operands(
+    problem: Problem, cx: Decoded
+) -> tuple[tuple[Operand, ...], tuple[TemplateLink, ...]]:
+    """The operands with their templates linked as the counterexample's slot values say."""
+    if problem.links is None:
+        return problem.operands, ()
+    values = {(key, slot): uid for key, slot, uid in cx.slots}
+    done = link_templates(
+        [op.policies for op in problem.operands], values, problem.links, problem.schema
+    )
+    operands = tuple(
+        Operand(op.label, policies)
+        for op, policies in zip(problem.operands, done.policies, strict=True)
+    )
+    return operands, done.links
+
+
+def _shown(cx: Decoded, links: Sequence[TemplateLink]) -> dict[str, Any]:
+    out = cx.to_json()
+    if links:
+        out["links"] = [link.to_json() for link in links]
+    return out
 
 
 def _checked(args: tuple[Problem, RequestEnv]) -> EnvResult:

@@ -24,13 +24,15 @@ def z3_logic(f: Factory) -> Logic[z3.BoolRef]:
 
 
 def compile_policy(policy: Policy, env: SymEnv) -> Sym:
-    """The policy's expression as a term in `env` (it must validate in that environment)."""
+    """The policy's expression as a term in `env` (it must validate in that environment); a
+    template's slots are its symbolic link's (encoder/env.py `SymEnv.slot`)."""
     try:
         typed = typecheck(policy, env.env, env.schema)
     except TypeCheckError as err:
         raise EncodeError(f"does not validate for {env.env}: {err.message}", policy.id) from None
     try:
-        return compile(typed, env)
+        with env.linking(policy):
+            return compile(typed, env)
     except EncodeError as err:
         raise EncodeError(err.message, policy.id) from None
 

@@ -255,6 +255,20 @@ def compile_apply2(op: BinaryOp, a: Sym, b: Sym, env: SymEnv) -> Sym:
     assert_never(op)
 
 
+def compile_slot_scope(op: BinaryOp, a: Sym, slot: str, env: SymEnv) -> Sym:
+    """`principal == ?principal` or `principal in ?principal` in a template analysed for every
+    link: the slot is the entity the link chose, of one of the types it may take."""
+    f = env.f
+    link = env.slot(slot)
+    values, errs = [], []
+    for i, (t, ty) in enumerate(zip(link.consts, link.types, strict=True)):
+        chosen = link.chosen(i, f)
+        s = compile_apply2(op, a, Sym(t, f.false, EntityType(ty)), env)
+        values.append(f.and_(chosen, s.value))
+        errs.append(f.and_(chosen, s.err))
+    return Sym(f.any(values), f.any(errs), BOOL)
+
+
 def compile_like(a: Sym, pattern: Pattern, env: SymEnv) -> Sym:
     """`a like pattern` as core's matcher decides it (`Pattern.matches`): the first run of the
     pattern starts the string, the last ends it, and each run between is found, leftmost,
@@ -359,7 +373,7 @@ def _compile(x: Expr, env: SymEnv) -> Sym:
             return compile_lit(v, _ty(x), env)
         case VarRef(var=var):
             return env.var(var)
-        case Slot(name=name):
+        case Slot(name=name):  # only ever the right of a scope's `==` or `in`: see below
             raise EncodeError(f"template slot {name}: link the template before analyzing it")
         case Ite(cond=c, then=then, else_=otherwise):
             return compile_if(
@@ -375,6 +389,8 @@ def _compile(x: Expr, env: SymEnv) -> Sym:
             return compile_or(compile(a, env), lambda: compile(b, env), env)
         case UnaryApp(op=op, arg=a):
             return compile_apply1(op, compile(a, env), env)
+        case BinaryApp(op=op, left=a, right=Slot(name=name)):  # the evaluator refuses slots
+            return compile_slot_scope(op, compile(a, env), name, env)
         case BinaryApp(op=op, left=a, right=b):
             return compile_apply2(op, compile(a, env), compile(b, env), env)
         case Like(arg=a, pattern=p):

@@ -52,6 +52,8 @@ class DecodeError(Exception):
 class Counterexample:
     request: Request
     entities: Entities
+    # the value of each slot of templates' symbolic links: (template key, slot, value)
+    slots: tuple[tuple[str, str, EntityUID], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"request": self.request.to_json(), "entities": self.entities.to_json()}
@@ -286,7 +288,21 @@ class Decoder:
         assert isinstance(context, Record)
         request = Request(principal, env.env.action, resource, context)
         fixed = {name for name in self.u.entity_sorts() if self.u.entity_sort(name).ids is not None}
-        return rename(Counterexample(request, Entities(entities.values())), self.named_ids(), fixed)
+        cx = Counterexample(request, Entities(entities.values()), self.slots())
+        return rename(cx, self.named_ids(), fixed)
+
+    def slots(self) -> tuple[tuple[str, str, EntityUID], ...]:
+        """The entity each slot of the templates' symbolic links holds."""
+        out = []
+        for (key, name), link in sorted(self.notes.slots.items()):
+            i = 0
+            if link.selector is not None:
+                chosen = self.eval(link.selector)
+                i = next(j for j, c in enumerate(link.choices) if c.eq(chosen))
+            uid = self.value(link.consts[i], EntityType(link.types[i]))
+            assert isinstance(uid, EntityUID)
+            out.append((key, name, uid))
+        return tuple(out)
 
     def entity(self, t: z3.ExprRef, uid: EntityUID, known: Entity | None, reader: bool) -> Entity:
         env = self.env
@@ -421,6 +437,8 @@ def rename(cx: Counterexample, keep: set[EntityUID], fixed_types: set[str]) -> C
 
     for uid in [cx.request.principal, cx.request.resource, *sorted(cx.entities)]:
         new_id(uid)
+    for _, _, uid in cx.slots:
+        new_id(uid)
 
     def walk(v: Value) -> Any:
         if isinstance(v, EntityUID):
@@ -441,4 +459,5 @@ def rename(cx: Counterexample, keep: set[EntityUID], fixed_types: set[str]) -> C
         Entity(walk(e.uid), walk(e.attrs), walk(e.parents), walk(e.tags))
         for e in cx.entities.values()
     ]
-    return Counterexample(request, Entities(entities))
+    slots = tuple((key, name, new_id(uid)) for key, name, uid in cx.slots)
+    return Counterexample(request, Entities(entities), slots)

@@ -18,6 +18,7 @@ from typing import Any
 import z3
 
 from cedar_smt.core.authorizer import DecisionRule, decision_rule
+from cedar_smt.core.links import LinkSpace, link_key
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.types import BOOL
@@ -29,8 +30,9 @@ from cedar_smt.encoder.sorts import Universe
 
 
 def content(policy: Policy) -> tuple[Any, ...]:
-    """What a policy's compiled form depends on."""
-    return (policy.principal, policy.action, policy.resource, policy.conditions)
+    """What a policy's compiled form depends on (for a template, also its link's key)."""
+    key = link_key(policy) if policy.is_template else None
+    return (policy.principal, policy.action, policy.resource, policy.conditions, key)
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,8 @@ class SetEncoding:
 
 
 class EnvEncoding:
-    def __init__(self, universe: Universe, env: RequestEnv) -> None:
-        self.senv = SymEnv(universe, env)
+    def __init__(self, universe: Universe, env: RequestEnv, links: LinkSpace | None = None) -> None:
+        self.senv = SymEnv(universe, env, links)
         self.f = self.senv.f
         self._cache: dict[tuple[Any, ...], Compiled | EncodeError] = {}
 

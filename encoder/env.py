@@ -27,13 +27,35 @@ from dataclasses import dataclass, field
 import z3
 
 from cedar_smt.core.ast import Var
+from cedar_smt.core.links import LinkSpace, link_key, slot_types
+from cedar_smt.core.policy import Policy
 from cedar_smt.core.typechecker import RequestEnv
 from cedar_smt.core.types import EntityType, ExtensionType, RecordType, SchemaType
 from cedar_smt.core.values import EntityUID
-from cedar_smt.encoder.factory import Sym
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.factory import Factory, Sym
 from cedar_smt.encoder.sorts import Universe
 
 _TWO_32 = 2**32
+
+
+@dataclass(frozen=True)
+class SlotTerms:
+    """One slot of a template's symbolic link: one entity constant per type the slot may take,
+    and which of them the link chose (`selector`, absent when there is one type)."""
+
+    key: str
+    slot: str
+    types: tuple[str, ...]
+    consts: tuple[z3.ExprRef, ...]
+    selector: z3.ExprRef | None = None
+    choices: tuple[z3.ExprRef, ...] = ()
+
+    def chosen(self, i: int, f: Factory) -> z3.BoolRef:
+        """Whether the link gives the slot the `i`-th type."""
+        if self.selector is None:
+            return f.true
+        return f.eq(self.selector, self.choices[i])
 
 
 @dataclass
@@ -52,6 +74,8 @@ class Notes:
     tag_queries: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef, str]] = field(
         default_factory=dict
     )
+    # the symbolic links of templates, by template key and slot
+    slots: dict[tuple[str, str], SlotTerms] = field(default_factory=dict)
 
     @staticmethod
     def union(parts: Iterable[Notes]) -> Notes:
@@ -63,11 +87,14 @@ class Notes:
             out.inputs.update(n.inputs)
             out.terms.update(n.terms)
             out.tag_queries.update(n.tag_queries)
+            out.slots.update(n.slots)
         return out
 
 
 class SymEnv:
-    def __init__(self, universe: Universe, env: RequestEnv) -> None:
+    def __init__(
+        self, universe: Universe, env: RequestEnv, links: LinkSpace | None = None
+    ) -> None:
         self.u = universe
         self.f = universe.f
         self.env = env
@@ -86,6 +113,9 @@ class SymEnv:
         # the entity literal each footprint term is, if it is one (the decoder asks each time)
         self.named_literals: dict[int, tuple[z3.ExprRef, EntityUID | None]] = {}
         self._action_ancestors: dict[tuple[int, str], tuple[z3.ExprRef, z3.ExprRef]] = {}
+        self.links: LinkSpace = links or {}  # the types of each template's slots
+        self._slots: dict[tuple[str, str], SlotTerms] = {}
+        self._template: Policy | None = None  # the template being compiled
         self.note_input(self.context, env.context)
         self.base = Notes.union([self.notes])  # what every formula of the environment needs
 
@@ -160,6 +190,49 @@ class SymEnv:
         if _needs_wf(ty):
             for n in self._books():
                 n.inputs.setdefault(t.get_id(), (t, ty))
+
+    # templates' symbolic links
+
+    @contextmanager
+    def linking(self, policy: Policy) -> Iterator[None]:
+        """Compile `policy` inside the block: if it is a template, its slots are its link's."""
+        self._template = policy if policy.is_template else None
+        try:
+            yield
+        finally:
+            self._template = None
+
+    def slot(self, name: str) -> SlotTerms:
+        """The symbolic value of slot `name` of the template being compiled. Templates of the
+        same key (core/links.py) share it; its entities need not be in the store, so they are
+        not in the footprint, but they are values the decoder must consider."""
+        template = self._template
+        if template is None:
+            raise EncodeError(f"template slot {name}: link the template before analyzing it")
+        key = link_key(template)
+        found = self._slots.get((key, name))
+        if found is None:
+            types = self.links.get(key, {}).get(name)
+            if types is None:
+                types = slot_types(template, name, self.schema)
+            found = self._slots[(key, name)] = self._slot_terms(key, name, types)
+        for n in self._books():
+            n.slots.setdefault((key, name), found)
+            for t, ty in zip(found.consts, found.types, strict=True):
+                n.terms.setdefault((t.get_id(), EntityType(ty)), (t, EntityType(ty)))
+        return found
+
+    def _slot_terms(self, key: str, name: str, types: tuple[str, ...]) -> SlotTerms:
+        u = self.u
+        base = f"link {key} {name}"
+        consts = tuple(z3.Const(u.fresh(f"{base} {t}"), u.entity_sort(t).sort) for t in types)
+        if len(types) <= 1:
+            return SlotTerms(key, name, types, consts)
+        sort, choices = z3.EnumSort(
+            u.fresh(f"{base} type"), [u.fresh(f"{base} is {t}") for t in types], u.ctx
+        )
+        selector = z3.Const(u.fresh(f"{base} type"), sort)
+        return SlotTerms(key, name, types, consts, selector, tuple(choices))
 
     # the store
 

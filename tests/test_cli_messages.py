@@ -163,7 +163,7 @@ def test_a_file_of_templates_needs_links(files: Path) -> None:
     assert code == 2
     assert err == (
         "error: `template.cedar` holds only templates (`owner-template`) and no policy: link "
-        "them with --template-links to analyse them\n"
+        "them with --template-links, or give --any-link, to analyse them\n"
     )
     code, _, _ = run(
         "never-errors", "template.cedar", "--schema", S, "--template-links", "links.json"
@@ -172,7 +172,8 @@ def test_a_file_of_templates_needs_links(files: Path) -> None:
     code, _, err = run("always-denies", "template.cedar", "--schema", S, "--action", "GetList")
     assert code == 0  # no policy: every request is denied; but the user is told why
     assert err == (
-        "note: `template.cedar` holds 1 template, analysed only when linked (--template-links)\n"
+        "note: `template.cedar` holds 1 template, analysed only when linked (--template-links) "
+        "or for every link (--any-link)\n"
     )
 
 

@@ -175,7 +175,8 @@ def load_schema(path: str | None) -> Schema | None:
 
 def load_policies(path: str, links: str | None = None, *, note_templates: bool = True) -> PolicySet:
     """The policies of `path`, with the templates `links` links (it may serve several files);
-    a note when the file has templates and no links are given."""
+    a note when the file has templates and no links are given (`note_templates`: unless they
+    are analysed for every link)."""
     policies = PolicySet.from_file(path)
     if links:
         try:
@@ -195,7 +196,7 @@ def load_policies(path: str, links: str | None = None, *, note_templates: bool =
         count = len(policies.templates)
         note(
             f"`{path}` holds {count} template{'s' if count != 1 else ''}, analysed only when "
-            "linked (--template-links)"
+            "linked (--template-links) or for every link (--any-link)"
         )
     return policies
 
@@ -305,10 +306,19 @@ def analysis_options(fn: F) -> F:
             type=click.Path(dir_okay=False),
             help="Cedar template-link JSON, applied to each policy file.",
         ),
+        any_link_option,
     ]
     for d in reversed(decorators):
         fn = d(fn)
     return fn
+
+
+any_link_option = click.option(
+    "--any-link",
+    is_flag=True,
+    help="Analyse each template for every link: it holds only if it holds whatever entities "
+    "the slots are linked to.",
+)
 
 
 REPORT_FORMATS = ("text", "json", "markdown", "html")

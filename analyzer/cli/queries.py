@@ -43,14 +43,19 @@ from cedar_smt.core import Policy, PolicySet, Schema, request_environments
 COMMANDS: list[click.Command] = []
 
 
-def _select(policies: PolicySet, ident: str | None, path: str, option: str) -> Policy:
-    """The policy named `ident` (id or @id), or the only one in the file."""
+def _select(
+    policies: PolicySet, ident: str | None, path: str, option: str, any_link: bool = False
+) -> Policy:
+    """The policy named `ident` (id or @id), or the only one in the file (with `any_link`,
+    templates count as policies)."""
     found = list(policies)
+    if any_link:
+        found += list(policies.templates.values())
     if not found and policies.templates:
         names = ", ".join(f"`{t.display_name}`" for t in policies.templates.values())
         fail(
             f"`{path}` holds only templates ({names}) and no policy: link them with "
-            "--template-links to analyse them"
+            "--template-links, or give --any-link, to analyse them"
         )
     if ident is not None:
         named = [p for p in found if ident in (p.id, p.annotation_map.get("id"))]
@@ -80,6 +85,7 @@ def _analyse(
     kwargs = dict(filters, timeout=options["timeout"], jobs=options["jobs"])
     kwargs["entities_exist"] = options.get("entities_exist", False)
     kwargs["assumptions"] = options["assumptions"]
+    kwargs["any_link"] = options["any_link"]
     kwargs.update(options.get("extra", {}))
     try:
         result = with_progress(
@@ -110,8 +116,10 @@ def _common(
     summary_file: str | None = None,
     assume: tuple[str, ...] = (),
     assume_files: tuple[str, ...] = (),
+    any_link: bool = False,
 ) -> dict[str, Any]:
     return {
+        "any_link": any_link,
         "assumptions": load_assumptions(assume, assume_files),
         "format": output_format,
         "summary_file": summary_file,
@@ -148,7 +156,7 @@ def _policy_command(name: str, check: Callable[..., QueryResult], summary: str) 
     def command(policies_path: str, ident: str | None, as_json: bool, **common: Any) -> None:
         options = _common(**common)
         policies = load_policies(policies_path, options["links"], note_templates=False)
-        policy = _select(policies, ident, policies_path, "--policy")
+        policy = _select(policies, ident, policies_path, "--policy", options["any_link"])
         _analyse(check, policy, as_json=as_json, options=options)
 
 
@@ -170,17 +178,20 @@ def _pair_command(name: str, check: Callable[..., QueryResult], summary: str) ->
     ) -> None:
         options = _common(**common)
         links = options["links"]
+        any_link = options["any_link"]
         a = _select(
             load_policies(first_path, links, note_templates=False),
             ident_a,
             first_path,
             "--policy-a",
+            any_link,
         )
         b = _select(
             load_policies(second_path, links, note_templates=False),
             ident_b,
             second_path,
             "--policy-b",
+            any_link,
         )
         _analyse(check, a, b, as_json=as_json, options=options)
 
@@ -206,7 +217,9 @@ def _set_command(
         **common: Any,
     ) -> None:
         options = _common(**common)
-        policies = load_policies(policies_path, template_links)
+        policies = load_policies(
+            policies_path, template_links, note_templates=not options["any_link"]
+        )
         options["extra"] = {"label": policies_path}
         if query_text is not None:
             if conditional is None:
@@ -229,8 +242,9 @@ def _sets_command(name: str, check: Callable[..., QueryResult], summary: str) ->
     @reports_bad_input
     def command(first_path: str, second_path: str, as_json: bool, **common: Any) -> None:
         options = _common(**common)
-        a = load_policies(first_path, options["links"])
-        b = load_policies(second_path, options["links"])
+        notes = not options["any_link"]
+        a = load_policies(first_path, options["links"], note_templates=notes)
+        b = load_policies(second_path, options["links"], note_templates=notes)
         labels = (first_path, second_path) if first_path != second_path else ("first", "second")
         options["extra"] = {"labels": labels}
         _analyse(check, a, b, as_json=as_json, options=options)

@@ -1,0 +1,98 @@
+"""Templates analysed for every link (`--any-link`): the operands that hold them, and the
+concrete links a counterexample's slot values make.
+
+Each template is linked once, symbolically (core/links.py, encoder/env.py `SymEnv.slot`). A
+counterexample gives each slot an entity; linking the templates with them (core's linking)
+gives concrete policy sets, which replay the counterexample like any other. A template whose
+slots the counterexample's environment never read cannot apply there: any link of it does, and
+it gets one (`unused_value`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cedar_smt.analyzer.results import AnalysisInputError
+from cedar_smt.core.links import LinkSpace, link_id, link_key, unused_value
+from cedar_smt.core.policy import Policy
+from cedar_smt.core.policy_json import TemplateLink
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.values import EntityUID
+
+SlotValues = Mapping[tuple[str, str], EntityUID]  # (template key, slot) -> entity
+
+
+def check_keys(templates: Iterable[Policy], where: str) -> None:
+    """Refuse two templates of one policy set with the same key: they would share a link."""
+    seen: dict[str, Policy] = {}
+    for t in templates:
+        key = link_key(t)
+        if key in seen:
+            raise AnalysisInputError(
+                f"{where} has two templates named `{key}` (`{seen[key].id}` and `{t.id}`): "
+                "each template is linked once for every link, by its `@id` or id, so give them "
+                "distinct `@id` annotations"
+            )
+        seen[key] = t
+
+
+@dataclass(frozen=True)
+class Linked:
+    """Operands' policies with their templates linked, and the links that did it."""
+
+    policies: tuple[tuple[Policy, ...], ...]  # per operand
+    links: tuple[TemplateLink, ...]
+
+
+def link_templates(
+    operands: Sequence[Sequence[Policy]],
+    values: SlotValues,
+    space: LinkSpace,
+    schema: Schema,
+) -> Linked:
+    """Each operand with every template linked as `values` say (a slot they do not give gets
+    `unused_value`). Templates of one key get the same link id and values on every side."""
+    taken = {p.id for ps in operands for p in ps}
+    ids: dict[str, str] = {}
+    chosen: dict[str, dict[str, EntityUID]] = {}
+    template_ids: dict[str, set[str]] = {}
+    out: list[tuple[Policy, ...]] = []
+    for ps in operands:
+        linked: list[Policy] = []
+        for p in ps:
+            if not p.is_template:
+                linked.append(p)
+                continue
+            key = link_key(p)
+            if key not in ids:
+                ids[key] = link_id(key, taken)
+                taken.add(ids[key])
+            slots = chosen.setdefault(key, {})
+            for slot in p.slots:
+                if slot not in slots:
+                    given = values.get((key, slot))
+                    if given is None:
+                        given = unused_value(space.get(key, {}).get(slot, ()), schema)
+                    if given is None:  # a schema without entity types has no requests either
+                        raise AssertionError(f"no value for slot {slot} of `{key}`")
+                    slots[slot] = given
+            template_ids.setdefault(key, set()).add(p.id)
+            linked.append(p.link(ids[key], {s: slots[s] for s in p.slots}))
+        out.append(tuple(linked))
+    links = []
+    for key, slots in chosen.items():
+        named = template_ids[key]
+        template_id = next(iter(named)) if len(named) == 1 else key
+        links.append(TemplateLink(template_id, ids[key], tuple(sorted(slots.items()))))
+    return Linked(tuple(out), tuple(links))
+
+
+def describe_links(links: Iterable[TemplateLink]) -> list[str]:
+    """`policy0 as share-folder/link: ?principal = User::"alice", ?resource = Folder::"f"`,
+    one per link."""
+    return [
+        f"{link.template_id} as {link.new_id}: "
+        + ", ".join(f"{slot} = {uid}" for slot, uid in link.values)
+        for link in links
+    ]

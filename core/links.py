@@ -1,0 +1,108 @@
+"""The links a template may have: which entity types each of its slots may take.
+
+A template analysed for every link (`--any-link`) is linked once with symbolic slot values:
+`?principal` and `?resource` range over every entity of the types the schema and the
+template's scope allow, whether or not the entity is in a store (Cedar links any entity).
+
+- `principal == ?principal`: the principal types of the request environments the template
+  may apply to;
+- `principal in ?principal`: those types and every type their entities may be in;
+- `principal is T in ?principal`: `T` and every type its entities may be in;
+
+and likewise for `?resource`. Templates are keyed by `link_key` (their `@id` annotation, else
+their id): templates of the same key, such as two versions of one template, share one link,
+and the types of a slot are those any of them allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from cedar_smt.core.ast import Slot
+from cedar_smt.core.policy import Policy, ScopeConstraint, ScopeEq, ScopeIn, ScopeIsIn
+from cedar_smt.core.schema import Schema
+from cedar_smt.core.typechecker import RequestEnv, applies
+from cedar_smt.core.validator import request_environments
+from cedar_smt.core.values import EntityUID
+
+# template key -> slot -> the entity types the slot may take, sorted
+LinkSpace = Mapping[str, Mapping[str, tuple[str, ...]]]
+
+SLOTS = ("?principal", "?resource")
+
+
+def link_key(template: Policy) -> str:
+    """What pairs a template with its other versions: its `@id` annotation, else its id."""
+    return template.display_name
+
+
+def link_id(key: str, taken: Iterable[str] = ()) -> str:
+    """The policy id of a template's symbolic link, `<key>/link`, distinct from `taken`."""
+    used = set(taken)
+    new_id, n = f"{key}/link", 1
+    while new_id in used:
+        n += 1
+        new_id = f"{key}/link{n}"
+    return new_id
+
+
+def slot_scope(template: Policy, slot: str) -> ScopeConstraint | None:
+    """The scope constraint that holds `slot`, if the template has that slot."""
+    for c in (template.principal, template.resource):
+        if isinstance(getattr(c, "entity", None), Slot) and c.entity.name == slot:  # type: ignore[union-attr]
+            return c
+    return None
+
+
+def env_slot_types(template: Policy, slot: str, env: RequestEnv, schema: Schema) -> set[str]:
+    """The types `slot` may take for the template to match a request of `env`."""
+    c = slot_scope(template, slot)
+    if c is None or not applies(template, env, schema):
+        return set()
+    var_type = env.principal if slot == "?principal" else env.resource
+    match c:
+        case ScopeEq():
+            return {var_type}
+        case ScopeIn():
+            return {var_type, *schema.entity_type_ancestors(var_type)}
+        case ScopeIsIn(entity_type=t) if t == var_type:
+            return {var_type, *schema.entity_type_ancestors(var_type)}
+    return set()
+
+
+def slot_types(
+    template: Policy, slot: str, schema: Schema, envs: Iterable[RequestEnv] | None = None
+) -> tuple[str, ...]:
+    """The types `slot` may take for the template to match some request (of `envs`, by
+    default every environment of the schema), sorted."""
+    found: set[str] = set()
+    for env in request_environments(schema) if envs is None else envs:
+        found |= env_slot_types(template, slot, env, schema)
+    return tuple(sorted(t for t in found if t in schema.entity_types))
+
+
+def link_space(templates: Iterable[Policy], schema: Schema) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per template key and slot, the types any template of that key allows."""
+    envs = request_environments(schema)
+    space: dict[str, dict[str, set[str]]] = {}
+    for t in templates:
+        slots = space.setdefault(link_key(t), {})
+        for slot in t.slots:
+            slots.setdefault(slot, set()).update(slot_types(t, slot, schema, envs))
+    return {
+        key: {slot: tuple(sorted(types)) for slot, types in slots.items()}
+        for key, slots in space.items()
+    }
+
+
+def unused_value(types: tuple[str, ...], schema: Schema) -> EntityUID | None:
+    """A value for a slot whose link does not matter (the template cannot apply where it is
+    asked about): an entity of the first type it may take, or, when it may take none (the
+    template applies nowhere), of the schema's first entity type."""
+    candidates = types or tuple(sorted(schema.entity_types))
+    if not candidates:
+        return None
+    decl = schema.entity_types.get(candidates[0])
+    if decl is not None and decl.enum:
+        return EntityUID(candidates[0], sorted(decl.enum)[0])
+    return EntityUID(candidates[0], "unlinked")

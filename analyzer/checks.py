@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cedar_smt.analyzer.links import check_keys
 from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
+from cedar_smt.analyzer.links import check_keys
 from cedar_smt.analyzer.results import AnalysisInputError, EnvResult, QueryResult
 from cedar_smt.analyzer.runner import Operand, Problem, matching_environments, run, timeout_ms
 from cedar_smt.core.errors import Loc, ParseError

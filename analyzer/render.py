@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from cedar_smt.analyzer.assumptions import Assumption
 from cedar_smt.analyzer.compare import CompareResult, Comparison
 from cedar_smt.analyzer.diff import STOPPED_BY, DiffResult, PolicyChange
-from cedar_smt.analyzer.lint import LintResult
 from cedar_smt.analyzer.links import describe_links
+from cedar_smt.analyzer.lint import LintResult
 from cedar_smt.analyzer.results import Counterexample, Dependence, QueryResult, Verdict
 from cedar_smt.core.entities import Entity
 from cedar_smt.core.values import to_cedar

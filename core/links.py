@@ -81,7 +81,9 @@ def slot_types(
     return tuple(sorted(t for t in found if t in schema.entity_types))
 
 
-def link_space(templates: Iterable[Policy], schema: Schema) -> dict[str, dict[str, tuple[str, ...]]]:
+def link_space(
+    templates: Iterable[Policy], schema: Schema
+) -> dict[str, dict[str, tuple[str, ...]]]:
     """Per template key and slot, the types any template of that key allows."""
     envs = request_environments(schema)
     space: dict[str, dict[str, set[str]]] = {}

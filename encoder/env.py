@@ -92,9 +92,7 @@ class Notes:
 
 
 class SymEnv:
-    def __init__(
-        self, universe: Universe, env: RequestEnv, links: LinkSpace | None = None
-    ) -> None:
+    def __init__(self, universe: Universe, env: RequestEnv, links: LinkSpace | None = None) -> None:
         self.u = universe
         self.f = universe.f
         self.env = env

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
-from cedar_smt.analyzer.links import check_keys
 from cedar_smt.analyzer.results import AnalysisInputError, EnvResult, QueryResult
 from cedar_smt.analyzer.runner import Operand, Problem, matching_environments, run, timeout_ms
 from cedar_smt.core.errors import Loc, ParseError
@@ -48,7 +47,6 @@ def any_link_operands(operands: Iterable[Operand], any_link: bool) -> list[Opera
     out = []
     for op in operands:
         if any_link:
-            check_keys([*op.policies, *op.templates], f"`{op.label}`")
             out.append(Operand(op.label, (*op.policies, *op.templates)))
             continue
         template = next((p for p in op.policies if p.is_template), None)
@@ -62,7 +60,7 @@ def any_link_operands(operands: Iterable[Operand], any_link: bool) -> list[Opera
 
 
 def templates_link_space(operands: Iterable[Operand], schema: Schema) -> LinkSpace:
-    return link_space([p for op in operands for p in op.policies if p.is_template], schema)
+    return link_space([op.policies for op in operands], schema)
 
 
 MAX_LISTED_ERRORS = 20

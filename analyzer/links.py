@@ -13,28 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cedar_smt.analyzer.results import AnalysisInputError
-from cedar_smt.core.links import LinkSpace, link_id, link_key, unused_value
+from cedar_smt.core.links import LinkSpace, link_id, unused_value
 from cedar_smt.core.policy import Policy
 from cedar_smt.core.policy_json import TemplateLink
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.values import EntityUID
 
 SlotValues = Mapping[tuple[str, str], EntityUID]  # (template key, slot) -> entity
-
-
-def check_keys(templates: Iterable[Policy], where: str) -> None:
-    """Refuse two templates of one policy set with the same key: they would share a link."""
-    seen: dict[str, Policy] = {}
-    for t in templates:
-        key = link_key(t)
-        if key in seen:
-            raise AnalysisInputError(
-                f"{where} has two templates named `{key}` (`{seen[key].id}` and `{t.id}`): "
-                "each template is linked once for every link, by its `@id` or id, so give them "
-                "distinct `@id` annotations"
-            )
-        seen[key] = t
 
 
 @dataclass(frozen=True)
@@ -64,7 +49,7 @@ def link_templates(
             if not p.is_template:
                 linked.append(p)
                 continue
-            key = link_key(p)
+            key = space.key(p)
             if key not in ids:
                 ids[key] = link_id(key, taken)
                 taken.add(ids[key])
@@ -73,7 +58,7 @@ def link_templates(
                 if slot not in slots:
                     given = values.get((key, slot))
                     if given is None:
-                        given = unused_value(space.get(key, {}).get(slot, ()), schema)
+                        given = unused_value(space.slot_types(key, slot) or (), schema)
                     if given is None:  # a schema without entity types has no requests either
                         raise AssertionError(f"no value for slot {slot} of `{key}`")
                     slots[slot] = given

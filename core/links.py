@@ -10,13 +10,16 @@ template's scope allow, whether or not the entity is in a store (Cedar links any
 - `principal is T in ?principal`: `T` and every type its entities may be in;
 
 and likewise for `?resource`. Templates are keyed by `link_key` (their `@id` annotation, else
-their id): templates of the same key, such as two versions of one template, share one link,
-and the types of a slot are those any of them allows.
+their id; the id also when another template of the same set has the same `@id`): templates of
+the same key, such as two versions of one template, share one link, and the types of a slot
+are those any of them allows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from cedar_smt.core.ast import Slot
 from cedar_smt.core.policy import Policy, ScopeConstraint, ScopeEq, ScopeIn, ScopeIsIn
@@ -25,15 +28,29 @@ from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
 from cedar_smt.core.values import EntityUID
 
-# template key -> slot -> the entity types the slot may take, sorted
-LinkSpace = Mapping[str, Mapping[str, tuple[str, ...]]]
-
 SLOTS = ("?principal", "?resource")
 
 
 def link_key(template: Policy) -> str:
     """What pairs a template with its other versions: its `@id` annotation, else its id."""
     return template.display_name
+
+
+@dataclass(frozen=True)
+class LinkSpace:
+    """The templates of an analysis for every link: each one's key, and the types each slot
+    of a key may take."""
+
+    types: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # (id, @id) of a template whose key is not `link_key`'s (its `@id` is not unique)
+    keys: Mapping[tuple[str, str | None], str] = field(default_factory=dict)
+
+    def key(self, template: Policy) -> str:
+        found = self.keys.get((template.id, template.annotation_map.get("id")))
+        return found if found is not None else link_key(template)
+
+    def slot_types(self, key: str, slot: str) -> tuple[str, ...] | None:
+        return self.types.get(key, {}).get(slot)
 
 
 def link_id(key: str, taken: Iterable[str] = ()) -> str:
@@ -81,20 +98,28 @@ def slot_types(
     return tuple(sorted(t for t in found if t in schema.entity_types))
 
 
-def link_space(
-    templates: Iterable[Policy], schema: Schema
-) -> dict[str, dict[str, tuple[str, ...]]]:
-    """Per template key and slot, the types any template of that key allows."""
+def link_space(sets: Iterable[Iterable[Policy]], schema: Schema) -> LinkSpace:
+    """The link space of the templates of `sets` (policy sets, or single templates): a
+    template's key is its `@id`, or its id when its set has another template of that `@id`;
+    per key and slot, the types any template of that key allows."""
     envs = request_environments(schema)
     space: dict[str, dict[str, set[str]]] = {}
-    for t in templates:
-        slots = space.setdefault(link_key(t), {})
-        for slot in t.slots:
-            slots.setdefault(slot, set()).update(slot_types(t, slot, schema, envs))
-    return {
-        key: {slot: tuple(sorted(types)) for slot, types in slots.items()}
+    keys: dict[tuple[str, str | None], str] = {}
+    for policies in sets:
+        templates = [p for p in policies if p.is_template]
+        named = Counter(link_key(t) for t in templates)
+        for t in templates:
+            key = link_key(t)
+            if named[key] > 1:
+                key = keys[(t.id, t.annotation_map.get("id"))] = t.id
+            slots = space.setdefault(key, {})
+            for slot in t.slots:
+                slots.setdefault(slot, set()).update(slot_types(t, slot, schema, envs))
+    types = {
+        key: {slot: tuple(sorted(found)) for slot, found in slots.items()}
         for key, slots in space.items()
     }
+    return LinkSpace(types, keys)
 
 
 def unused_value(types: tuple[str, ...], schema: Schema) -> EntityUID | None:

@@ -18,7 +18,7 @@ from typing import Any
 import z3
 
 from cedar_smt.core.authorizer import DecisionRule, decision_rule
-from cedar_smt.core.links import LinkSpace, link_key
+from cedar_smt.core.links import LinkSpace
 from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.types import BOOL
@@ -29,9 +29,9 @@ from cedar_smt.encoder.factory import Sym
 from cedar_smt.encoder.sorts import Universe
 
 
-def content(policy: Policy) -> tuple[Any, ...]:
+def content(policy: Policy, links: LinkSpace | None = None) -> tuple[Any, ...]:
     """What a policy's compiled form depends on (for a template, also its link's key)."""
-    key = link_key(policy) if policy.is_template else None
+    key = (links or LinkSpace()).key(policy) if policy.is_template else None
     return (policy.principal, policy.action, policy.resource, policy.conditions, key)
 
 
@@ -65,7 +65,7 @@ class EnvEncoding:
 
     def policy(self, policy: Policy) -> Compiled:
         """The policy compiled in this environment (raises EncodeError as compiling does)."""
-        key = content(policy)
+        key = content(policy, self.senv.links)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._compile(policy)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import z3
 
 from cedar_smt.core.ast import Var
-from cedar_smt.core.links import LinkSpace, link_key, slot_types
+from cedar_smt.core.links import LinkSpace, slot_types
 from cedar_smt.core.policy import Policy
 from cedar_smt.core.typechecker import RequestEnv
 from cedar_smt.core.types import EntityType, ExtensionType, RecordType, SchemaType
@@ -111,7 +111,7 @@ class SymEnv:
         # the entity literal each footprint term is, if it is one (the decoder asks each time)
         self.named_literals: dict[int, tuple[z3.ExprRef, EntityUID | None]] = {}
         self._action_ancestors: dict[tuple[int, str], tuple[z3.ExprRef, z3.ExprRef]] = {}
-        self.links: LinkSpace = links or {}  # the types of each template's slots
+        self.links = links or LinkSpace()  # the templates' keys and their slots' types
         self._slots: dict[tuple[str, str], SlotTerms] = {}
         self._template: Policy | None = None  # the template being compiled
         self.note_input(self.context, env.context)
@@ -207,10 +207,10 @@ class SymEnv:
         template = self._template
         if template is None:
             raise EncodeError(f"template slot {name}: link the template before analyzing it")
-        key = link_key(template)
+        key = self.links.key(template)
         found = self._slots.get((key, name))
         if found is None:
-            types = self.links.get(key, {}).get(name)
+            types = self.links.slot_types(key, name)
             if types is None:
                 types = slot_types(template, name, self.schema)
             found = self._slots[(key, name)] = self._slot_terms(key, name, types)

@@ -49,14 +49,19 @@ def any_link_operands(operands: Iterable[Operand], any_link: bool) -> list[Opera
         if any_link:
             out.append(Operand(op.label, (*op.policies, *op.templates)))
             continue
-        template = next((p for p in op.policies if p.is_template), None)
-        if template is not None:
-            raise AnalysisInputError(
-                f"`{template.display_name}` of `{op.label}` is a template: link it "
-                "(--template-links) or analyse it for every link (--any-link, any_link=True)"
-            )
+        refuse_templates(op.policies, op.label, any_link)
         out.append(op)
     return out
+
+
+def refuse_templates(policies: Iterable[Policy], label: str, any_link: bool) -> None:
+    """Without `any_link`, a template among the policies has no values for its slots."""
+    template = next((p for p in policies if p.is_template), None)
+    if template is not None and not any_link:
+        raise AnalysisInputError(
+            f"`{template.display_name}` of `{label}` is a template: link it "
+            "(--template-links) or analyse it for every link (--any-link, any_link=True)"
+        )
 
 
 def templates_link_space(operands: Iterable[Operand], schema: Schema) -> LinkSpace:

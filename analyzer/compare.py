@@ -24,6 +24,7 @@ from typing import Any
 
 from cedar_smt.analyzer.checks import check_implies
 from cedar_smt.analyzer.diff import PolicyChange, PolicyRef, match_policies
+from cedar_smt.analyzer.links import relink
 from cedar_smt.analyzer.results import (
     Counterexample,
     Dependence,
@@ -191,11 +192,12 @@ def _difference(
     labels: tuple[str, str],
 ) -> Difference:
     """The counterexample with OLD's decision first, and the policies deciding it each side."""
+    old, new = relink(old, found.links), relink(new, found.links)
     old_response = is_authorized(found.request, old, found.entities)
     new_response = is_authorized(found.request, new, found.entities)
     decisions = {labels[0]: old_response.decision, labels[1]: new_response.decision}
     details = {label: found.details.get(label, {}) for label in labels}
-    cx = Counterexample(found.request, found.entities, decisions, details)
+    cx = Counterexample(found.request, found.entities, decisions, details, found.links)
     return Difference(
         direction,
         cx,

@@ -9,6 +9,11 @@ replayed through the concrete authorizer (which also gives the class), the class
 and the search goes on until no changed request remains. Each class says why its decision
 changed, in a sentence.
 
+With `any_link`, templates are policies of the versions too, paired like the others (by
+`@id`, else identical text), and linked once for every link: a template and its other
+version share their link (core/links.py), so a class is of requests and links together,
+and its witness names the links.
+
 A search that cannot finish in an environment (more than `max_classes` classes, the solver
 gives up, an unsupported construct, a signal) says so there and in the summary, and is never
 read as "no change".
@@ -33,7 +38,8 @@ from cedar_smt.analyzer.assumptions import (
     vacuous_environments,
     violated,
 )
-from cedar_smt.analyzer.checks import require_valid
+from cedar_smt.analyzer.checks import refuse_templates, require_valid
+from cedar_smt.analyzer.links import link_templates
 from cedar_smt.analyzer.minimize import minimize
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
@@ -50,7 +56,10 @@ from cedar_smt.analyzer.runner import decode_model, matching_environments, timeo
 from cedar_smt.core.ast import to_source
 from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy, is_authorized
 from cedar_smt.core.entities import Entities
+from cedar_smt.core.links import LinkSpace, link_space
 from cedar_smt.core.policy import Effect, Policy
+from cedar_smt.core.policy_json import TemplateLink
+from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv
@@ -408,6 +417,7 @@ def diff_environment(
     plain: bool = False,
     assumptions: Sequence[Assumption] = (),
     vacuous: tuple[str, ...] | None = None,
+    links: LinkSpace | None = None,
 ) -> EnvDiff:
     """Every class of changed requests in `env`, up to `max_classes` of them (`plain`: the
     reference path of analyzer/runner.py, every policy compiled afresh and hierarchy facts on
@@ -419,14 +429,14 @@ def diff_environment(
         return EnvDiff(env, assumed=given, dependence=Dependence("vacuous", vacuous))
     try:
         if plain:
-            senv = SymEnv(universe, env)
+            senv = SymEnv(universe, env, links)
             f = senv.f
             old_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in old]
             new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
             old_decision, new_decision = _decision(old_terms, f), _decision(new_terms, f)
             guard = Guard(assumptions, senv)
         else:
-            enc = EnvEncoding(universe, env)
+            enc = EnvEncoding(universe, env, links)
             senv, f = enc.senv, enc.f
             old_set, new_set = enc.policy_set(old), enc.policy_set(new)
             old_terms = [(p, enc.policy(p).satisfied) for p in old]
@@ -484,7 +494,7 @@ def diff_environment(
                 )
             t0 = time.perf_counter()
             cls, (old_sat, new_sat) = _witness_class(
-                old, new, changes, senv, solver.model(), labels, seen, notes, assumptions
+                old, new, changes, senv, solver.model(), labels, seen, notes, assumptions, links
             )
             classes.append(cls)
             seen.add((old_sat, new_sat))
@@ -511,11 +521,17 @@ def _witness_class(
     seen: set[Signature],
     notes: Notes,
     assumptions: Sequence[Assumption] = (),
+    links: LinkSpace | None = None,
 ) -> tuple[ChangeClass, Signature]:
     """The class of changed requests a model is in, with a replayed and shrunk witness (which
-    satisfies the assumptions)."""
+    satisfies the assumptions; with `links`, the templates linked as the model says)."""
     env = senv.env
     cx = decode_model(senv, model, notes)
+    made: tuple[TemplateLink, ...] = ()
+    if links is not None:
+        values = {(key, slot): uid for key, slot, uid in cx.slots}
+        done = link_templates([old, new], values, links, senv.schema, keep_ids=True)
+        (old, new), made = done.policies, done.links
     broken = violated(assumptions, env, cx.request, cx.entities)
     if broken:
         raise InternalError(
@@ -541,7 +557,7 @@ def _witness_class(
     transition = "newly allowed" if new_resp.allowed else "newly denied"
     responsible, sentence = _explain(transition, old_sat, new_sat, old, new, changes)
     witness = Counterexample(
-        request, entities, {labels[0]: old_resp.decision, labels[1]: new_resp.decision}
+        request, entities, {labels[0]: old_resp.decision, labels[1]: new_resp.decision}, {}, made
     )
     cls = ChangeClass(
         transition,
@@ -570,6 +586,7 @@ def diff_policies(
     files: Sequence[tuple[str, str]] = (),
     old_schema: Schema | None = None,
     assumptions: Assumptions | None = None,
+    any_link: bool = False,
 ) -> DiffResult:
     """Every class of requests whose decision differs between `old` and `new`, per environment.
 
@@ -578,9 +595,13 @@ def diff_policies(
     against first (`old` must validate against `schema` too: both versions are compared on
     the requests `schema` allows). `files` pairs each old file with the new one it became.
     `assumptions` (analyzer/assumptions.py) restrict the requests compared to those
-    satisfying them.
+    satisfying them. `any_link`: the versions' templates (those of a `PolicySet`, and any
+    given among the policies) are compared for every link, the same on both sides.
     """
-    old, new = tuple(old), tuple(new)
+    old, new = _with_templates(old, any_link), _with_templates(new, any_link)
+    for version, label in ((old, labels[0]), (new, labels[1])):
+        refuse_templates(version, label, any_link)
+    links = link_space([old, new], schema) if any_link else None
     if isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 1:
         raise AnalysisInputError(
             f"the class limit must be a whole number from 1, not `{max_classes}`"
@@ -612,6 +633,7 @@ def diff_policies(
                     plain,
                     assumed,
                     vacuous.get(env),
+                    links,
                 )
             )
             if on_done:
@@ -641,6 +663,12 @@ def diff_policies(
         files=tuple(files),
         assumptions=assumed,
     )
+
+
+def _with_templates(policies: Sequence[Policy], any_link: bool) -> tuple[Policy, ...]:
+    if any_link and isinstance(policies, PolicySet):
+        return (*policies, *policies.templates.values())
+    return tuple(policies)
 
 
 __all__ = [

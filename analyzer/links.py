@@ -35,9 +35,12 @@ def link_templates(
     values: SlotValues,
     space: LinkSpace,
     schema: Schema,
+    keep_ids: bool = False,
 ) -> Linked:
     """Each operand with every template linked as `values` say (a slot they do not give gets
-    `unused_value`). Templates of one key get the same link id and values on every side."""
+    `unused_value`). Templates of one key get the same link id and values on every side
+    (`keep_ids`: each linked policy keeps its template's id, for reports that name policies
+    by the versions' ids; the links still say the new ids)."""
     taken = {p.id for ps in operands for p in ps}
     ids: dict[str, str] = {}
     chosen: dict[str, dict[str, EntityUID]] = {}
@@ -63,7 +66,8 @@ def link_templates(
                         raise AssertionError(f"no value for slot {slot} of `{key}`")
                     slots[slot] = given
             template_ids.setdefault(key, set()).add(p.id)
-            linked.append(p.link(ids[key], {s: slots[s] for s in p.slots}))
+            new_id = p.id if keep_ids else ids[key]
+            linked.append(p.link(new_id, {s: slots[s] for s in p.slots}))
         out.append(tuple(linked))
     links = []
     for key, slots in chosen.items():
@@ -81,3 +85,18 @@ def describe_links(links: Iterable[TemplateLink]) -> list[str]:
         + ", ".join(f"{slot} = {uid}" for slot, uid in link.values)
         for link in links
     ]
+
+
+def relink(policies: Sequence[Policy], links: Sequence[TemplateLink]) -> tuple[Policy, ...]:
+    """The policies with their templates linked by a counterexample's `links` (which name a
+    template by its id, or by its `@id`), each keeping its template's id."""
+    by_name = {link.template_id: link for link in links}
+    out = []
+    for p in policies:
+        if p.is_template:
+            link = by_name.get(p.id) or by_name.get(p.display_name)
+            if link is None:
+                raise AssertionError(f"no link of template `{p.id}` among {list(by_name)}")
+            p = p.link(p.id, dict(link.values))
+        out.append(p)
+    return tuple(out)

@@ -23,8 +23,9 @@ from cedar_smt.analyzer.assumptions import (
     vacuous_environments,
     violated,
 )
-from cedar_smt.analyzer.checks import require_valid
+from cedar_smt.analyzer.checks import refuse_templates, require_valid
 from cedar_smt.analyzer.diff import PolicyRef
+from cedar_smt.analyzer.links import link_templates
 from cedar_smt.analyzer.queries import QUERIES
 from cedar_smt.analyzer.results import (
     Counterexample,
@@ -40,12 +41,15 @@ from cedar_smt.analyzer.results import (
 from cedar_smt.analyzer.runner import Operand, Problem, confirm, decode_model, run, timeout_ms
 from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy
 from cedar_smt.core.entities import Entities
+from cedar_smt.core.links import LinkSpace, link_space
 from cedar_smt.core.policy import Effect, Policy, ScopeConstraint, ScopeEq
+from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
 from cedar_smt.core.values import EntityUID
+from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.encoding import Compiled, EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
 from cedar_smt.encoder.env import Notes
@@ -157,8 +161,12 @@ def lint_policies(
     on_check: Callable[[str, EnvResult], None] | None = None,
     plain: bool = False,
     assumptions: Assumptions | None = None,
+    any_link: bool = False,
 ) -> LintResult:
-    """Findings for each policy of the set (its templates are not linted).
+    """Findings for each policy of the set (its templates are not linted, unless `any_link`:
+    then a template is linted for every link, core/links.py: it is dead when no link of it
+    matches any request, shadowed when every link of it is, and may error when some link
+    can).
 
     Per request environment, the policies are compiled once and one solver answers every
     check with assumptions (Boolean literals standing for "this policy is satisfied", "no
@@ -170,7 +178,11 @@ def lint_policies(
     (analyzer/assumptions.py), only requests satisfying them count: a finding that needed
     them says which (its `dependence`).
     """
+    if any_link and isinstance(policies, PolicySet):
+        policies = (*policies, *policies.templates.values())
     policies = tuple(policies)
+    refuse_templates(policies, label, any_link)
+    links = link_space([policies], schema) if any_link else None
     limit_ms = timeout_ms(timeout)
     require_valid(policies, schema, f"`{label}`")
     envs = request_environments(schema)
@@ -178,7 +190,7 @@ def lint_policies(
     vacuous = vacuous_environments(assumed, schema, envs, limit_ms)
     if plain:
         result = _lint_plain(
-            policies, schema, label, limit_ms, on_environment, on_check, assumed, vacuous
+            policies, schema, label, limit_ms, on_environment, on_check, assumed, vacuous, links
         )
         return replace(result, assumptions=assumed)
     universe = Universe(schema)
@@ -198,6 +210,7 @@ def lint_policies(
                     on_check,
                     assumed,
                     vacuous.get(env),
+                    links,
                 ).run()
             done.append(env)
             if on_environment:
@@ -247,11 +260,13 @@ class _EnvLint:
         on_check: Callable[[str, EnvResult], None] | None,
         assumptions: tuple[Assumption, ...] = (),
         vacuous: tuple[str, ...] | None = None,
+        links: LinkSpace | None = None,
     ) -> None:
         self.assumptions, self.vacuous = assumptions, vacuous
         self.env, self.policies, self.applicable = env, policies, applicable
         self.answers, self.on_check, self.timeout_ms = answers, on_check, timeout_ms
-        self.enc = EnvEncoding(universe, env)
+        self.links = links
+        self.enc = EnvEncoding(universe, env, links)
         self.senv, self.f = self.enc.senv, self.enc.f
         self.universe = universe
         self.encode_seconds = 0.0
@@ -455,28 +470,39 @@ class _EnvLint:
                     f"does not satisfy the assumption {broken[0].id} `{broken[0].condition}` "
                     f"when replayed: {point.to_json()}"
                 )
-            if evaluate_policy(self.policies[i], request, entities).outcome is not SATISFIED:
+            policies = self.linked(point)
+            if evaluate_policy(policies[i], request, entities).outcome is not SATISFIED:
                 raise InternalError(
                     f"in environment {self.env}: a model of {self.policies[i].display_name} "
                     f"does not satisfy it when replayed: {point.to_json()}"
                 )
-            self.refute_always_matching(request, entities)
+            self.refute_always_matching(request, entities, policies)
             satisfied = [
                 j
                 for j in near
-                if evaluate_policy(self.policies[j], request, entities).outcome is SATISFIED
+                if evaluate_policy(policies[j], request, entities).outcome is SATISFIED
             ]
             if not satisfied:
                 return True
             excluded += satisfied
         return False
 
-    def refute_always_matching(self, request: Request, entities: Entities) -> None:
-        """A concrete request of this environment that a policy does not match refutes the
-        policy's always-matches check: each one still open is evaluated on it."""
+    def linked(self, point: Decoded) -> tuple[Policy, ...]:
+        """The policies, their templates linked as the decoded model says (keeping ids)."""
+        if self.links is None:
+            return self.policies
+        values = {(key, slot): uid for key, slot, uid in point.slots}
+        done = link_templates([self.policies], values, self.links, self.senv.schema, True)
+        return done.policies[0]
+
+    def refute_always_matching(
+        self, request: Request, entities: Entities, policies: tuple[Policy, ...]
+    ) -> None:
+        """A concrete request (and links) of this environment that a policy does not match
+        refutes the policy's always-matches check: each one still open is evaluated on it."""
         for j in self.compiled:
             if not self.refuted(j, "always-matches") and not self.answered(j, "always-matches"):
-                outcome = evaluate_policy(self.policies[j], request, entities).outcome
+                outcome = evaluate_policy(policies[j], request, entities).outcome
                 if outcome is not Outcome.SATISFIED:
                     self.record(j, "always-matches", Verdict.REFUTED)
 
@@ -499,6 +525,7 @@ class _EnvLint:
             senv.schema,
             entities_exist=True,
             assumptions=self.assumptions,
+            links=self.links,
         )
         assert self.solver is not None
         witness = confirm(problem, QUERIES["never-errors"], senv, self.solver, decision_rule, own)
@@ -599,6 +626,8 @@ def _findings(
             continue
         if verdict("never-matches") is Verdict.HOLDS:
             message = "no request satisfies its conditions"
+            if p.is_template:
+                message = "no link of the template matches any request"
             findings.append(Finding("L001", ref, message, dependence=under("never-matches")))
         else:
             if verdict("always-matches") is Verdict.HOLDS:
@@ -611,12 +640,16 @@ def _findings(
                 code, message = "L005", "whenever it applies, another forbid applies too"
                 if p.effect is Effect.PERMIT:
                     code, message = "L004", "whenever it applies, a forbid applies too"
+                if p.is_template:
+                    message = f"for every link, {message}"
                 findings.append(Finding(code, ref, message, dependence=under("shadowed")))
         if verdict("never-errors") is Verdict.REFUTED:
             first = next(r for r in mine["never-errors"] if r.counterexample is not None)
             message = (
                 f"it can error even when every entity it reads exists, for example for {first.env}"
             )
+            if p.is_template:
+                message = f"for some link, {message}"
             findings.append(Finding("L006", ref, message, first.counterexample))
     return LintResult(tuple(findings), tuple(undecided), label)
 
@@ -638,6 +671,7 @@ def _lint_plain(
     on_check: Callable[[str, EnvResult], None] | None,
     assumptions: tuple[Assumption, ...] = (),
     vacuous: dict[RequestEnv, tuple[str, ...]] | None = None,
+    links: LinkSpace | None = None,
 ) -> LintResult:
     envs = request_environments(schema)
     findings: list[Finding] = []
@@ -667,6 +701,7 @@ def _lint_plain(
                 plain=True,
                 assumptions=assumptions,
                 vacuous=vacuous or {},
+                links=links,
             )
             result = run(problem, own)
             if on_check:

@@ -306,3 +306,71 @@ def test_cli_policy_commands_take_templates_with_any_link(tmp_path: Path) -> Non
     code, out, _ = run("never-errors", str(path), *S, "--any-link")
     assert code == 1
     assert "links:     policy0 as policy0/link: ?principal = User::" in out
+
+
+def test_diff_pairs_templates_and_names_the_links_of_each_class() -> None:
+    old, safe, unsafe = (
+        example(n) for n in ("share-folder", "share-folder-safe", "share-folder-unsafe")
+    )
+    result = analyzer.diff_policies(old, unsafe, SCHEMA, any_link=True)
+    changed = {c.new.name for c in result.changes if c.kind == "changed" and c.new}
+    assert changed == {"share-folder"}
+    assert {str(env.action) for env, _ in result.classes} == {
+        'Action::"delete"',
+        'Action::"edit"',
+    }
+    for _, cls in result.classes:
+        assert cls.transition == "newly allowed"
+        assert [p.name for p in cls.responsible] == ["share-folder"]
+        (link,) = cls.witness.links
+        assert link.new_id == "share-folder/link"
+        assert cls.witness.to_json()["links"][0]["templateId"] == "policy1"
+    # the same link on both sides: an unchanged template changes nothing
+    assert not analyzer.diff_policies(old, old, SCHEMA, any_link=True).decisions_change
+    plain = analyzer.diff_policies(old, safe, SCHEMA, any_link=True, plain=True)
+    fast = analyzer.diff_policies(old, safe, SCHEMA, any_link=True)
+    assert len(plain.classes) == len(fast.classes) > 0
+
+
+def test_compare_and_diff_from_the_cli() -> None:
+    old, unsafe = (str(EX / f"{n}.cedar") for n in ("share-folder", "share-folder-unsafe"))
+    code, out, _ = run("diff", old, unsafe, *S, "--any-link")
+    assert code == 1
+    assert "links:     policy1 as share-folder/link: ?principal = " in out
+    code, out, _ = run("compare", old, str(EX / "share-folder-safe.cedar"), *S, "--any-link")
+    assert code == 1 and "more permissive" in out
+    code, _, err = run("diff", old, unsafe, *S)
+    assert code == 0 and "--any-link" in err  # without it, the templates are left out
+
+
+LINT_SCHEMA = Schema.from_str(
+    (EX / "schema.cedarschema").read_text().replace("owner: User,", "owner: User, size: Long,")
+)
+LINT = """
+@id("no-delete")
+forbid (principal, action == Action::"delete", resource);
+@id("dead-share")
+permit (principal, action, resource is Folder in ?resource) when { resource is Document };
+@id("shadowed-share")
+permit (principal in ?principal, action == Action::"delete", resource in ?resource);
+@id("erroring-share")
+permit (principal == ?principal, action == Action::"view", resource in ?resource)
+when { resource is Document && resource.size * 1000000 > 5 };
+@id("fine-share")
+permit (principal in ?principal, action == Action::"view", resource in ?resource);
+"""
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_lint_reports_dead_shadowed_and_erroring_templates(plain: bool) -> None:
+    result = analyzer.lint_policies(policies(LINT), LINT_SCHEMA, any_link=True, plain=plain)
+    found = {(f.code, f.policy.name) for f in result.findings}
+    assert ("L001", "dead-share") in found
+    assert ("L004", "shadowed-share") in found
+    assert ("L006", "erroring-share") in found
+    assert not {code for code, name in found if name == "fine-share"}
+    erroring = next(f for f in result.findings if f.code == "L006")
+    assert erroring.witness is not None and erroring.witness.links
+    # without any_link, the templates are not linted
+    plainly = analyzer.lint_policies(policies(LINT), LINT_SCHEMA)
+    assert {f.policy.name for f in plainly.findings} <= {"no-delete"}

@@ -105,8 +105,15 @@ class GitBase:
     def exists_at_rev(self, rel: str) -> bool:
         return rel in self.files_at_rev(rel)
 
-    def versions(self, paths: list[str], schema_path: str, links: str | None = None) -> Versions:
-        """The policies of `paths` at the revision and in the working tree."""
+    def versions(
+        self,
+        paths: list[str],
+        schema_path: str,
+        links: str | None = None,
+        any_link: bool = False,
+    ) -> Versions:
+        """The policies of `paths` at the revision and in the working tree (with `any_link`,
+        their templates too)."""
         pairs: list[tuple[str, str]] = []  # (repository-relative path, working-tree path)
         for path in paths:
             rel = self.relative(path)
@@ -143,7 +150,9 @@ class GitBase:
             source = f"{self.rev}:{rel}"
             files.append((source, shown))
             if self.exists_at_rev(rel):
-                old.extend(_named(_parsed(self.read_at_rev(rel), source, links), rel, several))
+                old.extend(
+                    _named(_parsed(self.read_at_rev(rel), source, links, any_link), rel, several)
+                )
             if os.path.exists(shown):
                 with open(shown, "rb") as f:
                     data = f.read()
@@ -151,7 +160,7 @@ class GitBase:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError as err:
                     raise not_utf8(shown, data, err) from None
-                new.extend(_named(_parsed(text, shown, links), rel, several))
+                new.extend(_named(_parsed(text, shown, links, any_link), rel, several))
         if len(paths) == 1:
             labels = (f"{self.rev}:{paths[0]}", paths[0])
         else:
@@ -182,12 +191,12 @@ class GitBase:
         return Schema.from_str(text, source=f"{self.rev}:{rel}"), (note,)
 
 
-def _parsed(text: str, source: str, links: str | None) -> list[Policy]:
+def _parsed(text: str, source: str, links: str | None, any_link: bool = False) -> list[Policy]:
     policies = PolicySet.from_str(text, source=source)
     if links:
         with open(links, encoding="utf-8") as f:
             policies.link_json(f.read(), source=links)
-    return list(policies)
+    return [*policies, *(policies.templates.values() if any_link else ())]
 
 
 def _named(policies: list[Policy], rel: str, several: bool) -> list[Policy]:

@@ -15,6 +15,7 @@ from cedar_smt.analyzer.cli.access import parse_action, render_access_diff
 from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
+    any_link_option,
     assumption_options,
     check_summary_file,
     chosen_format,
@@ -63,6 +64,12 @@ def _emit(result: DiffResult | LintResult | CompareResult, fmt: str, summary: st
         emit(result, fmt, summary, lambda: render_lint(result), lambda: lint_sarif(result, _root()))
 
 
+def _policies(path: str, links: str | None, any_link: bool) -> list[Policy]:
+    """The policies of `path`, and with `any_link` its templates (analysed for every link)."""
+    policies = load_policies(path, links, note_templates=not any_link)
+    return [*policies, *(policies.templates.values() if any_link else ())]
+
+
 @click.command()
 @click.argument("paths", metavar="OLD NEW | --git-base REV POLICIES...", nargs=-1, required=True)
 @required_schema
@@ -89,6 +96,7 @@ def _emit(result: DiffResult | LintResult | CompareResult, fmt: str, summary: st
     type=click.Path(dir_okay=False),
     help="Cedar template-link JSON, applied to both versions.",
 )
+@any_link_option
 @click.option(
     "--entities",
     "entities_path",
@@ -112,6 +120,7 @@ def diff(
     timeout: float | None,
     max_classes: int,
     template_links: str | None,
+    any_link: bool,
     as_json: bool,
     as_sarif: bool,
     output_format: str | None,
@@ -134,7 +143,9 @@ def diff(
     notes: tuple[str, ...] = ()
     extra: dict[str, Any] = {}
     if git_base is not None:
-        versions = GitBase(git_base).versions(list(paths), schema_path, template_links)
+        versions = GitBase(git_base).versions(
+            list(paths), schema_path, template_links, any_link=any_link
+        )
         old, new = list(versions.old), list(versions.new)
         labels = versions.labels
         notes = versions.notes
@@ -145,10 +156,12 @@ def diff(
                 f"diff takes two policy files, OLD and NEW (or --git-base REV and the policies), "
                 f"not {len(paths)}"
             )
-        old = list(load_policies(paths[0], template_links))
-        new = list(load_policies(paths[1], template_links))
+        old = _policies(paths[0], template_links, any_link)
+        new = _policies(paths[1], template_links, any_link)
         labels = (paths[0], paths[1])
     if entities_path is not None:
+        if any_link:
+            fail("diff --entities takes linked templates only: give --template-links")
         _access_diff(old, new, schema, entities_path, action_filter, timeout, fmt)
     envs = select_environments(
         request_environments(schema), principal_type, action_filter, resource_type
@@ -161,6 +174,7 @@ def diff(
         "timeout": timeout,
         "max_classes": max_classes,
         "assumptions": assumptions,
+        "any_link": any_link,
         **extra,
     }
     try:
@@ -228,6 +242,7 @@ def _access_diff(
     type=click.Path(dir_okay=False),
     help="Cedar template-link JSON, applied to both versions.",
 )
+@any_link_option
 @output_options
 @reports_bad_input
 def compare(
@@ -242,6 +257,7 @@ def compare(
     timeout: float | None,
     jobs: int,
     template_links: str | None,
+    any_link: bool,
     as_json: bool,
     as_sarif: bool,
     output_format: str | None,
@@ -259,8 +275,8 @@ def compare(
     check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
     assumptions = load_assumptions(assume, assume_files)
-    old = list(load_policies(old_path, template_links))
-    new = list(load_policies(new_path, template_links))
+    old = _policies(old_path, template_links, any_link)
+    new = _policies(new_path, template_links, any_link)
     envs = select_environments(
         request_environments(schema), principal_type, action_filter, resource_type
     )
@@ -272,6 +288,7 @@ def compare(
         "timeout": timeout,
         "jobs": jobs,
         "assumptions": assumptions,
+        "any_link": any_link,
     }
     try:
         result = with_progress(
@@ -302,6 +319,7 @@ def compare(
 @assumption_options
 @timeout_option("Seconds per check and environment.")
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@any_link_option
 @output_options
 @reports_bad_input
 def lint(
@@ -311,6 +329,7 @@ def lint(
     assume_files: tuple[str, ...],
     timeout: float | None,
     template_links: str | None,
+    any_link: bool,
     as_json: bool,
     as_sarif: bool,
     output_format: str | None,
@@ -325,7 +344,7 @@ def lint(
     check_summary_file(summary_file)
     schema = Schema.from_file(schema_path)
     assumptions = load_assumptions(assume, assume_files)
-    sets = [(path, list(load_policies(path, template_links))) for path in paths]
+    sets = [(path, _policies(path, template_links, any_link)) for path in paths]
     label = ", ".join(paths)
     done: list[LintResult] = []
 
@@ -339,6 +358,7 @@ def lint(
                     timeout=timeout,
                     on_environment=on_done,
                     assumptions=assumptions,
+                    any_link=any_link,
                 )
             )
 

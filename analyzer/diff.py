@@ -571,8 +571,8 @@ def _witness_class(
 
 
 def diff_policies(
-    old: Sequence[Policy],
-    new: Sequence[Policy],
+    old: Sequence[Policy] | PolicySet,
+    new: Sequence[Policy] | PolicySet,
     schema: Schema,
     *,
     labels: tuple[str, str] = ("old", "new"),
@@ -665,7 +665,7 @@ def diff_policies(
     )
 
 
-def _with_templates(policies: Sequence[Policy], any_link: bool) -> tuple[Policy, ...]:
+def _with_templates(policies: Sequence[Policy] | PolicySet, any_link: bool) -> tuple[Policy, ...]:
     if any_link and isinstance(policies, PolicySet):
         return (*policies, *policies.templates.values())
     return tuple(policies)

@@ -152,7 +152,7 @@ class LintResult:
 
 
 def lint_policies(
-    policies: Sequence[Policy],
+    policies: Sequence[Policy] | PolicySet,
     schema: Schema,
     *,
     label: str = "policies",

@@ -8,6 +8,7 @@ name their links (replayed after linking by our authorizer, by cedarpy, and load
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +375,21 @@ def test_lint_reports_dead_shadowed_and_erroring_templates(plain: bool) -> None:
     # without any_link, the templates are not linted
     plainly = analyzer.lint_policies(policies(LINT), LINT_SCHEMA)
     assert {f.policy.name for f in plainly.findings} <= {"no-delete"}
+
+
+def test_the_readme_transcript_is_what_the_cli_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each command of the README's any-link transcript prints the lines shown for it."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Templates for every link: `--any-link`")[1].split("\n## ")[0]
+    block = section.split("```\n")[1]
+    sessions = [s for s in block.replace("\\\n    ", "").split("$ ") if s.strip()]
+    assert len(sessions) == 4
+    monkeypatch.chdir(ROOT)
+    for session in sessions:
+        command, *shown = session.strip().splitlines()
+        code, out, _ = run(*shlex.split(command)[1:])
+        assert code in (0, 1)
+        printed = out.splitlines()
+        assert shown[-1] == printed[-1]
+        for line in shown[:-1]:
+            assert line == "..." or line in printed, line

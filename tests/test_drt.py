@@ -51,7 +51,7 @@ POLICY_CONSTRUCTS = (
 OUTCOMES = {
     "a": ("allow", "deny", "errored", "overflow", "refused", "entities refused by both"),
     "b": ("passed", "failed"),
-    "c": ("points", "policy outcomes", "counterexamples"),
+    "c": ("points", "policy outcomes", "counterexamples", "any-link cases"),
 }
 
 

@@ -6,6 +6,8 @@ must have exactly the evaluator's outcome for each policy and the decision
 set, always-denies, or never-errors of one policy) runs in one request environment, and each
 counterexample must get from cedarpy the decisions (or outcomes) the analysis reports; a
 counterexample that fails our own replay (`analyzer.InternalError`) is a mismatch too.
+Half the cases with templates (chosen from the seed alone, so that the cases drawn for each
+seed stay the same) also analyse their templates for every link (tests/drt/anylink.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cedar_smt.encoder.errors import EncodeError
 from cedar_smt.encoder.factory import Sym
 from cedar_smt.encoder.sorts import Universe
 
+from .anylink import check_any_link
 from .generators import Case
 from .sides import (
     Mismatch,
@@ -83,7 +86,21 @@ def check_encoder(
         mismatches.append(Mismatch("analysis", text, "internal error", detail=detail))
     except Exception as err:
         mismatches.append(Mismatch("crash", f"we crash: {crash_text(err)}"))
+    if analysis_timeout is not None and any_link_case(case):
+        linked = check_any_link(case, analysis_timeout)
+        mismatches.extend(linked.mismatches)
+        counts.update({f"any-link {k}": n for k, n in linked.counts.items()})
+        counts["any-link cases" if linked.skipped is None else "any-link unusable"] += 1
     return Outcome("encoder", tuple(mismatches), counts=counts)
+
+
+ANY_LINK_SHARE = 0.5
+
+
+def any_link_case(case: Case) -> bool:
+    """Whether the case's templates are also analysed for every link: drawn from the seed by
+    a generator of its own, so that no other draw of the case changes."""
+    return bool(case.templates) and random.Random(f"any-link {case.seed}").random() < ANY_LINK_SHARE
 
 
 @contextmanager

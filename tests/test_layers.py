@@ -33,7 +33,7 @@ CORE_LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
             {"json_values", "entities", "request", "policy_set", "policy_json", "policy_text"}
         ),
     ),
-    ("types", frozenset({"typechecker", "validator"})),
+    ("types", frozenset({"typechecker", "validator", "links"})),
     ("evaluation", frozenset({"evaluator", "compiled", "authorizer", "residual", "grounded"})),
 )
 

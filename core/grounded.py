@@ -8,6 +8,11 @@ policies whose scope it matches, as a bit set. A policy whose conditions never m
 evaluator (core/residual.py), which leaves a residual condition on the context. An outcome
 that depends on the principal only, on the resource only, or on neither is kept and reused.
 No solver here: analyzer/access.py decides the residuals.
+
+For a whole matrix, `side` gives what one principal (or resource) contributes for an action,
+whatever the other side: the policies whose scope it meets and the outcomes of those whose
+conditions read it alone. A triple then costs a bit-and of the two sides, plus the policies
+whose conditions read both (`pair`), evaluated for the triple.
 """
 
 from __future__ import annotations
@@ -100,6 +105,18 @@ class Facts:
     candidates: tuple[int, ...]  # every policy whose scope matches
 
 
+@dataclass(frozen=True, slots=True)
+class Side:
+    """What one entity of a triple brings, for one action, whatever the other side: policies
+    as bit sets; the residuals' expressions numbered (`GroundedPolicies.expr_id`)."""
+
+    scope: int  # policies whose scope constraint on this side (and the action's) it meets
+    true: int  # of those whose conditions read this side alone (or neither), satisfied always
+    residual: int  # ... satisfied where a residual on the context is true
+    irreducible: int
+    exprs: dict[int, int]  # residual policy index -> expression number
+
+
 class _Body:
     """A policy's conditions, joined: compiled when they never read the context."""
 
@@ -146,6 +163,20 @@ class GroundedPolicies:
         self._resources = _ScopeIndex([p.resource for p in self.policies], entities)
         self._bodies = [_Body(p) for p in self.policies]
         self._kept: dict[tuple[int, EntityUID, EntityUID | None, EntityUID | None], Outcome] = {}
+        self.neither = sum(
+            1 << i for i, b in enumerate(self._bodies) if not b.by_principal and not b.by_resource
+        )
+        self.by_principal_only = sum(
+            1 << i for i, b in enumerate(self._bodies) if b.by_principal and not b.by_resource
+        )
+        self.by_resource_only = sum(
+            1 << i for i, b in enumerate(self._bodies) if b.by_resource and not b.by_principal
+        )
+        self.pair = sum(
+            1 << i for i, b in enumerate(self._bodies) if b.by_principal and b.by_resource
+        )
+        self._expr_ids: dict[Expr, int] = {}
+        self.exprs: list[Expr] = []
 
     def candidates(self, p: EntityUID, a: EntityUID, r: EntityUID) -> int:
         """The policies whose scope the triple meets, as a bit set."""
@@ -161,6 +192,43 @@ class GroundedPolicies:
         if found is None:
             found = self._kept[key] = body.outcome(p, a, r, self.entities)
         return found
+
+    def expr_id(self, e: Expr) -> int:
+        """A number for a residual expression, the same for equal expressions."""
+        found = self._expr_ids.get(e)
+        if found is None:
+            found = self._expr_ids[e] = len(self.exprs)
+            self.exprs.append(e)
+        return found
+
+    def side(self, uid: EntityUID, a: EntityUID, principal: bool) -> Side:
+        """What `uid`, as the principal (or the resource) of an `a` request, brings whatever
+        the other side is. The policies whose conditions read neither side are counted on the
+        principal's; the other side is given as `uid` itself to the outcome, which does not
+        read it (its conditions do not mention that variable)."""
+        if principal:
+            scope = self._principals.bits(uid) & self._actions.bits(a)
+            own = scope & (self.by_principal_only | self.neither)
+        else:
+            scope = self._resources.bits(uid) & self._actions.bits(a)
+            own = scope & self.by_resource_only
+        true = residual = irreducible = 0
+        exprs: dict[int, int] = {}
+        while own:
+            low = own & -own
+            own ^= low
+            i = low.bit_length() - 1
+            o = self.outcome(i, uid, a, uid)
+            if o is True:
+                true |= low
+            elif o is False:
+                continue
+            elif isinstance(o, Irreducible):
+                irreducible |= low
+            else:
+                residual |= low
+                exprs[i] = self.expr_id(o)
+        return Side(scope, true, residual, irreducible, exprs)
 
     def facts(self, p: EntityUID, a: EntityUID, r: EntityUID) -> Facts:
         permits: list[int] = []

@@ -205,9 +205,8 @@ def _access_diff(
     envs = matching_environments(schema, principal_type, action, resource_type)
     actions = sorted({e.action for e in envs}, key=lambda a: (a.type, a.id))
     review = AccessReview((), schema, entities)  # to count the triples
-    chosen = {"principal_type": principal_type, "resource_type": resource_type}
     result = with_progress(
-        review.count(actions, **chosen),
+        review.count(actions, principal_type=principal_type, resource_type=resource_type),
         "requests",
         lambda on_done: access_diff(
             old,
@@ -215,7 +214,8 @@ def _access_diff(
             schema,
             entities,
             actions=actions,
-            **chosen,
+            principal_type=principal_type,
+            resource_type=resource_type,
             timeout_ms=timeout_ms(timeout),
             on_done=on_done,
         ),

@@ -480,7 +480,7 @@ class AccessReview:
                         low = both & -both
                         both ^= low
                         i = low.bit_length() - 1
-                        o = grounded.outcome(i, p, a, r)
+                        o = grounded.pair_outcome(i, p, a, r, row, column)
                         if o is True:
                             true |= low
                         elif o is False:

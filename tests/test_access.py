@@ -671,7 +671,7 @@ def test_cli_bad_input() -> None:
 GROUPED_SCHEMA = """
 entity Team in [Team];
 entity User in [Team] { level: Long, email?: String, boss?: User };
-entity Doc in [Team] { owner: User, secret: Bool, level: Long };
+entity Doc in [Team] { owner: User, secret: Bool, level: Long, editor?: User };
 type Ctx = { mfa: Bool, hour: Long, ip?: ipaddr, user?: User };
 action view, edit appliesTo { principal: User, resource: Doc, context: Ctx };
 action share appliesTo { principal: [User, Team], resource: [Doc, Team], context: Ctx };
@@ -697,6 +697,12 @@ permit(principal, action == Action::"share", resource in Team::"t1");
 forbid(principal, action, resource) when { principal is User && principal.level < 1 };
 @id("email-some-contexts") forbid(principal is User, action == Action::"edit", resource)
   when { context.mfa && principal.email like "*@x" };
+@id("editor") permit(principal, action == Action::"edit", resource is Doc)
+  when { resource.editor == principal || principal == resource.owner && context.mfa };
+@id("boss-of-owner") permit(principal is User, action == Action::"view", resource is Doc)
+  when { resource.owner has boss && resource.owner.boss == principal };
+@id("same-level-owner") forbid(principal is User, action == Action::"share", resource is Doc)
+  when { [principal].contains(resource.owner) && principal.level > resource.level };
 @id("maybe-error") permit(principal is User, action == Action::"view", resource is Doc)
   when { if context.mfa then principal.email == resource.owner.email else false };
 """
@@ -724,6 +730,8 @@ def _grouped_entities(rng: random.Random, users: int, docs: int) -> list[dict[st
             "secret": rng.random() < 0.3,
             "level": rng.randrange(4),
         }
+        if rng.random() < 0.5:
+            attrs["editor"] = {"__entity": uid("User", rng.randrange(users))}
         parents = [uid("Team", rng.randrange(3))] if rng.random() < 0.5 else []
         out.append({"uid": uid("Doc", i), "attrs": attrs, "parents": parents})
     return out

@@ -464,8 +464,11 @@ class AccessReview:
                 ps = [p for p in ps if p in principals]
             answers: dict[tuple[int, tuple[tuple[int, int], ...]], tuple[Any, ...]] = {}
             columns = [(r, grounded.side(r, a, principal=False)) for r in rs]
+            within = 0
+            for _, column in columns:
+                within |= column.scope
             for p in ps:
-                row = grounded.side(p, a, principal=True)
+                row = grounded.side(p, a, principal=True, within=within)
                 for r, column in columns:
                     cand = row.scope & column.scope
                     if cand & (row.irreducible | column.irreducible):

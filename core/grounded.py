@@ -260,16 +260,18 @@ class GroundedPolicies:
             self.exprs.append(e)
         return found
 
-    def side(self, uid: EntityUID, a: EntityUID, principal: bool) -> Side:
+    def side(self, uid: EntityUID, a: EntityUID, principal: bool, within: int = -1) -> Side:
         """What `uid`, as the principal (or the resource) of an `a` request, brings whatever
-        the other side is. The policies whose conditions read neither side are counted on the
-        principal's; the other side is given as `uid` itself to the outcome, which does not
-        read it (its conditions do not mention that variable)."""
+        the other side is, among the policies of `within` (the others are left out of every
+        bit set: a caller passes those the other sides it pairs `uid` with can match). The
+        policies whose conditions read neither side are counted on the principal's; the other
+        side is given as `uid` itself to the outcome, which does not read it (its conditions
+        do not mention that variable)."""
         if principal:
-            scope = self._principals.bits(uid) & self._actions.bits(a)
+            scope = self._principals.bits(uid) & self._actions.bits(a) & within
             own = scope & (self.by_principal_only | self.neither)
         else:
-            scope = self._resources.bits(uid) & self._actions.bits(a)
+            scope = self._resources.bits(uid) & self._actions.bits(a) & within
             own = scope & self.by_resource_only
         true = residual = irreducible = 0
         exprs: dict[int, int] = {}

@@ -26,7 +26,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import ClassVar, TypeVar
 
 import z3
@@ -58,6 +58,7 @@ FREE_CHARS = 0x100000  # private-use plane: stands for surrogates a model picked
 _ESCAPED = re.compile(r"\\u\{([0-9a-fA-F]+)\}")
 
 
+@lru_cache(maxsize=4096)  # asked again for every attribute access a policy compiles
 def normalize(t: SchemaType) -> SchemaType:
     """The type's representation: singleton booleans are plain `Bool`."""
     if isinstance(t, BoolType):

@@ -25,6 +25,7 @@ from cedar_smt.analyzer.assumptions import (
 )
 from cedar_smt.analyzer.checks import require_valid
 from cedar_smt.analyzer.diff import PolicyRef
+from cedar_smt.analyzer.overlap import Overlap
 from cedar_smt.analyzer.queries import QUERIES
 from cedar_smt.analyzer.results import (
     Counterexample,
@@ -40,12 +41,11 @@ from cedar_smt.analyzer.results import (
 from cedar_smt.analyzer.runner import Operand, Problem, confirm, decode_model, run, timeout_ms
 from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy
 from cedar_smt.core.entities import Entities
-from cedar_smt.core.policy import Effect, Policy, ScopeConstraint, ScopeEq
+from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
-from cedar_smt.core.values import EntityUID
 from cedar_smt.encoder.encoding import Compiled, EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
 from cedar_smt.encoder.env import Notes
@@ -285,7 +285,7 @@ class _EnvLint:
             except EncodeError as err:
                 failed[i] = f"unsupported: {err}"
         self.compiled = compiled
-        overlap = _Overlap(self.policies, list(compiled))
+        overlap = Overlap(self.policies, list(compiled))
         self.encode_seconds = time.perf_counter() - start
         f = self.f
         # which checks a policy gets depends on the whole set, as the plain path's queries do
@@ -510,41 +510,6 @@ class _EnvLint:
             solve=seconds,
             confirm=time.perf_counter() - t0,
         )
-
-
-class _Overlap:
-    """Which policies of an environment can be satisfied together with a given one, as far as
-    their scopes tell: `principal == A` and `principal == B` (or `is` another type) never are,
-    and the same for the resource. The others may be (the store is any store)."""
-
-    def __init__(self, policies: tuple[Policy, ...], indexes: list[int]) -> None:
-        self.policies = policies
-        self.indexes = indexes
-        self.by_principal: dict[EntityUID | None, list[int]] = defaultdict(list)
-        self.by_resource: dict[EntityUID | None, list[int]] = defaultdict(list)
-        for i in indexes:
-            self.by_principal[_named(policies[i].principal)].append(i)
-            self.by_resource[_named(policies[i].resource)].append(i)
-
-    def with_(self, i: int) -> list[int]:
-        """The other policies whose scopes can overlap with policy `i`'s, in their order."""
-        p = self.policies[i]
-        candidates = set(self.indexes)
-        for named, index in (
-            (_named(p.principal), self.by_principal),
-            (_named(p.resource), self.by_resource),
-        ):
-            if named is not None:
-                candidates &= {*index.get(named, ()), *index.get(None, ())}
-        candidates.discard(i)
-        return sorted(candidates)
-
-
-def _named(scope: ScopeConstraint) -> EntityUID | None:
-    """The one entity a principal or resource scope names with `==`, if it does."""
-    if isinstance(scope, ScopeEq) and isinstance(scope.entity, EntityUID):
-        return scope.entity
-    return None
 
 
 def _unknown(solver: z3.Solver, timeout_ms: int | None) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,32 +278,26 @@ def match_policies(old: Sequence[Policy], new: Sequence[Policy]) -> list[PolicyC
     """
     old_ids = Counter(_annotated_id(p) for p in old)
     new_ids = Counter(_annotated_id(q) for q in new)
-    free = list(new)
+    free = _Free(new)
     pairs: dict[int, tuple[Policy, str]] = {}
-
-    def pair(i: int, q: Policy, how: str) -> None:
-        pairs[i] = (q, how)
-        free.remove(q)
-
     for i, p in enumerate(old):
         ident = _annotated_id(p)
         if ident is not None and old_ids[ident] == 1 and new_ids[ident] == 1:
-            pair(i, next(q for q in new if _annotated_id(q) == ident), "id")
+            pairs[i] = (new[free.take(next(free.of(ident)))], "id")
     for i, p in enumerate(old):
         if i not in pairs:
-            same = (q for q in free if _annotated_id(q) == _annotated_id(p))
-            q = next((q for q in same if _text(q) == _text(p)), None)
-            if q is not None:
-                pair(i, q, "text")
+            j = free.same_text(p)
+            if j is not None:
+                pairs[i] = (new[free.take(j)], "text")
     for same_effect in (True, False):
         for i, p in enumerate(old):
             ident = _annotated_id(p)
             if i in pairs or ident is None or max(old_ids[ident], new_ids[ident]) < 2:
                 continue
-            group = (q for q in free if _annotated_id(q) == ident)
-            q = next((q for q in group if not same_effect or q.effect is p.effect), None)
-            if q is not None:
-                pair(i, q, "position")
+            group = (j for j in free.of(ident) if not same_effect or new[j].effect is p.effect)
+            j = next(group, None)
+            if j is not None:
+                pairs[i] = (new[free.take(j)], "position")
     changes: list[PolicyChange] = []
     for i, p in enumerate(old):
         if i not in pairs:
@@ -312,8 +306,63 @@ def match_policies(old: Sequence[Policy], new: Sequence[Policy]) -> list[PolicyC
         q, how = pairs[i]
         kind = "unchanged" if _content(p) == _content(q) else "changed"
         changes.append(PolicyChange(kind, PolicyRef.of(p, "old"), PolicyRef.of(q, "new"), how))
-    changes.extend(PolicyChange("added", None, PolicyRef.of(q, "new")) for q in free)
+    changes.extend(PolicyChange("added", None, PolicyRef.of(new[j], "new")) for j in free.left())
     return changes
+
+
+class _Free:
+    """The policies of the new version not paired yet, by `@id` (or none), in their order.
+
+    Finding the first of them with a policy's text is the costly step of matching (printing a
+    policy takes a third of a millisecond): when the first unpaired policy of the same `@id`
+    says what the policy says (the same effect, scope and conditions, hence the same text),
+    it is the one, and no text is printed; otherwise every unpaired policy of that `@id` is
+    printed once, and looked up by text from then on."""
+
+    def __init__(self, new: Sequence[Policy]) -> None:
+        self.new = new
+        self.paired: set[int] = set()
+        self.groups: dict[str | None, list[int]] = {}
+        for j, q in enumerate(new):
+            self.groups.setdefault(_annotated_id(q), []).append(j)
+        self.start: dict[str | None, int] = dict.fromkeys(self.groups, 0)
+        self.texts: dict[str | None, dict[str, list[int]]] = {}  # by @id, once printed
+
+    def of(self, ident: str | None) -> Iterator[int]:
+        """The unpaired policies with this `@id`, in order."""
+        group = self.groups.get(ident, [])
+        k = self.start.get(ident, 0)
+        while k < len(group) and group[k] in self.paired:
+            k += 1
+        if ident in self.start:
+            self.start[ident] = k
+        return (j for j in group[k:] if j not in self.paired)
+
+    def take(self, j: int) -> int:
+        self.paired.add(j)
+        return j
+
+    def same_text(self, p: Policy) -> int | None:
+        """The first unpaired policy with `p`'s `@id` and text."""
+        ident = _annotated_id(p)
+        by_text = self.texts.get(ident)
+        if by_text is None:
+            first = next(self.of(ident), None)
+            if first is None:
+                return None
+            q = self.new[first]
+            if q.effect is p.effect and content(q) == content(p):
+                return first
+            by_text = self.texts[ident] = {}
+            for j in self.of(ident):
+                by_text.setdefault(_text(self.new[j]), []).append(j)
+        same = by_text.get(_text(p), [])
+        while same and same[0] in self.paired:
+            same.pop(0)
+        return same[0] if same else None
+
+    def left(self) -> list[int]:
+        return [j for j in range(len(self.new)) if j not in self.paired]
 
 
 def duplicated_ids(

@@ -85,6 +85,56 @@ def store_sets(sizes: tuple[int, ...] = (12, 24)) -> Iterator[Sets]:
 CASES = [*generated_sets(40), *store_sets()]
 
 
+def edited_stores() -> Iterator[tuple[str, Sets]]:
+    """Small stores, each with another kind of edit: several grants moved, a removal, an
+    addition, forbids added and removed, a condition changed, and rules whose scopes overlap
+    every policy's."""
+    schema = Schema.from_str(stores.SCHEMA)
+    for n, seed in ((16, 3), (28, 5)):
+        store = stores.generate(n, seed=seed)
+        text = store.policies
+        grants = [i for i in store.permits if text[i].startswith("permit (principal == User")]
+        groups = [i for i in store.permits if text[i].startswith("permit (principal in Group")]
+        forbids = [i for i, p in enumerate(text) if p.startswith("forbid (principal ==")]
+        moved = list(text)
+        for i in grants[:3]:
+            moved[i] = moved[i].replace('User::"u', 'User::"x', 1)
+        edits = {
+            "moved": moved,
+            "removed": [p for i, p in enumerate(text) if i not in grants[1:3]],
+            "added": [
+                *text,
+                f'permit (principal == User::"u1", action, resource in Folder::"f{n}");',
+            ],
+            "forbid added": [
+                *text,
+                'forbid (principal == User::"u2", action == Action::"view", resource);',
+            ],
+            "forbid removed": [p for i, p in enumerate(text) if i not in forbids[:1]] or text[:-1],
+            "condition": [
+                p.replace(" when {", " when { context.mfa && ", 1) if i in groups[:1] else p
+                for i, p in enumerate(text)
+            ],
+            "attribute rule added": [
+                *text,
+                "permit (principal, action, resource) when { principal.level > 4 };",
+            ],
+            "attribute forbid changed": [
+                p.replace("{ principal.contractor }", "{ principal.level < 1 }", 1) for p in text
+            ],
+            "everything removed but two": text[:2] + [p for p in text if "u1" in p][:1],
+        }
+        for name, policies in edits.items():
+            other = PolicySet.from_str("\n\n".join([stores.TEMPLATE, *policies]))
+            other.link_json(store.links)
+            ps = PolicySet.from_str(store.text)
+            ps.link_json(store.links)
+            yield f"store{n} {name}", Sets(f"store{n}", schema, tuple(ps), tuple(other))
+
+
+EDITED = list(edited_stores())
+
+
 def verdicts(result: analyzer.QueryResult) -> list[tuple[str, str]]:
     return [(str(e.env), e.verdict.value) for e in result.environments]
 
@@ -134,7 +184,17 @@ def test_diff_finds_the_same_classes(sets: Sets) -> None:
     assert classes(fast) == classes(plain)
 
 
-@pytest.mark.parametrize("sets", CASES, ids=[s.name for s in CASES])
+# lint's replay of a forbid's models (which must meet a permit and no other forbid), on
+# stores with forbids and rules that overlap every policy
+LINTED = [
+    Sets(name, s.schema, s.other, s.policies)
+    for name, s in EDITED
+    if name.startswith("store16")
+    and name.endswith(("forbid added", "attribute rule added", "condition"))
+]
+
+
+@pytest.mark.parametrize("sets", CASES + LINTED, ids=[s.name for s in CASES + LINTED])
 def test_lint_finds_the_same(sets: Sets) -> None:
     fast = lint_policies(sets.policies, sets.schema, timeout=TIMEOUT)
     plain = lint_policies(sets.policies, sets.schema, timeout=TIMEOUT, plain=True)
@@ -149,56 +209,6 @@ def test_lint_finds_the_same(sets: Sets) -> None:
 
 # diff's search among the policies bearing on a change (analyzer/diff.py, `Bearing`), against
 # the plain search over every policy, on stores edited in several ways at once
-
-
-def edited_stores() -> Iterator[tuple[str, Sets]]:
-    """Small stores, each with another kind of edit: several grants moved, a removal, an
-    addition, forbids added and removed, a condition changed, and rules whose scopes overlap
-    every policy's."""
-    schema = Schema.from_str(stores.SCHEMA)
-    for n, seed in ((16, 3), (28, 5)):
-        store = stores.generate(n, seed=seed)
-        text = store.policies
-        grants = [i for i in store.permits if text[i].startswith("permit (principal == User")]
-        groups = [i for i in store.permits if text[i].startswith("permit (principal in Group")]
-        forbids = [i for i, p in enumerate(text) if p.startswith("forbid (principal ==")]
-        moved = list(text)
-        for i in grants[:3]:
-            moved[i] = moved[i].replace('User::"u', 'User::"x', 1)
-        edits = {
-            "moved": moved,
-            "removed": [p for i, p in enumerate(text) if i not in grants[1:3]],
-            "added": [
-                *text,
-                f'permit (principal == User::"u1", action, resource in Folder::"f{n}");',
-            ],
-            "forbid added": [
-                *text,
-                'forbid (principal == User::"u2", action == Action::"view", resource);',
-            ],
-            "forbid removed": [p for i, p in enumerate(text) if i not in forbids[:1]] or text[:-1],
-            "condition": [
-                p.replace(" when {", " when { context.mfa && ", 1) if i in groups[:1] else p
-                for i, p in enumerate(text)
-            ],
-            "attribute rule added": [
-                *text,
-                "permit (principal, action, resource) when { principal.level > 4 };",
-            ],
-            "attribute forbid changed": [
-                p.replace("{ principal.contractor }", "{ principal.level < 1 }", 1) for p in text
-            ],
-            "everything removed but two": text[:2] + [p for p in text if "u1" in p][:1],
-        }
-        for name, policies in edits.items():
-            other = PolicySet.from_str("\n\n".join([stores.TEMPLATE, *policies]))
-            other.link_json(store.links)
-            ps = PolicySet.from_str(store.text)
-            ps.link_json(store.links)
-            yield f"store{n} {name}", Sets(f"store{n}", schema, tuple(ps), tuple(other))
-
-
-EDITED = list(edited_stores())
 
 
 def env_results(result: analyzer.DiffResult) -> list[tuple[str, str, bool, str | None]]:

@@ -13,7 +13,7 @@ compare this with: one query over the whole policy set, pinned to the triple and
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -27,6 +27,7 @@ from cedar_smt.core.entities import Entities
 from cedar_smt.core.grounded import Facts, GroundedPolicies
 from cedar_smt.core.policy import Condition, Effect, Policy, ScopeAny
 from cedar_smt.core.request import Request
+from cedar_smt.core.residual import Irreducible
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
@@ -333,6 +334,25 @@ class _Decider:
         return self._pins[1]
 
 
+def _said(
+    residual: int, row: dict[int, int], column: dict[int, int], pair: dict[int, int] | None
+) -> tuple[tuple[int, int], ...]:
+    """The residual policies of a triple, each with its expression's number, in order."""
+    out = []
+    while residual:
+        low = residual & -residual
+        residual ^= low
+        i = low.bit_length() - 1
+        found = row.get(i)
+        if found is None:
+            found = column.get(i)
+            if found is None:
+                assert pair is not None, i
+                found = pair[i]
+        out.append((i, found))
+    return tuple(out)
+
+
 def _uid_order(uid: EntityUID) -> tuple[str, str]:
     return (uid.type, uid.id)
 
@@ -351,6 +371,7 @@ class AccessReview:
         self.entities = entities
         self.grounded = GroundedPolicies(policies, entities)
         self.policies = self.grounded.policies
+        self.names = tuple(p.display_name for p in self.policies)
         self.timeout_ms = timeout_ms
         self._universe = Universe(schema)
         self._envs: dict[EntityUID, list[RequestEnv]] = {}
@@ -393,24 +414,126 @@ class AccessReview:
     # answers
 
     def grant(self, p: EntityUID, a: EntityUID, r: EntityUID) -> Grant:
+        """The answer for one triple, on its own: the reference `grants` is compared with."""
+        return self._grant(p, a, r)[0]
+
+    def _grant(self, p: EntityUID, a: EntityUID, r: EntityUID) -> tuple[Grant, Facts | None]:
+        """The grant, and its facts when the answer follows from them alone (not when a
+        per-triple query over the pinned store decided it)."""
         facts = self.grounded.facts(p, a, r)
-        names = self.policies
+        names = self.names
         if facts.forbids:
-            return Grant(p, a, r, Access.NEVER, tuple(names[i].id for i in facts.forbids))
+            return Grant(p, a, r, Access.NEVER, tuple(names[i] for i in facts.forbids)), facts
         if not facts.permits and not facts.residual_permits and not facts.irreducible:
-            return Grant(p, a, r, Access.NEVER)
+            return Grant(p, a, r, Access.NEVER), facts
         if facts.permits and not facts.residual_forbids and not facts.irreducible:
-            return Grant(p, a, r, Access.ALWAYS, tuple(names[i].id for i in facts.permits))
+            return Grant(p, a, r, Access.ALWAYS, tuple(names[i] for i in facts.permits)), facts
+        shared: Facts | None = facts
         if facts.irreducible:
-            answer = self._plain(p, a, r, facts)
+            answer, shared = self._plain(p, a, r, facts), None
         else:
             permits = None if facts.permits else frozenset(e for _, e in facts.residual_permits)
             forbids = frozenset(e for _, e in facts.residual_forbids)
             try:
                 answer = self._decider(a).decide(permits, forbids)
             except EncodeError:
-                answer = self._plain(p, a, r, facts)
-        return self._checked(p, a, r, facts, answer)
+                answer, shared = self._plain(p, a, r, facts), None
+        return self._checked(p, a, r, facts, answer), shared
+
+    def grants(
+        self,
+        actions: Sequence[EntityUID] | None = None,
+        principal: EntityUID | None = None,
+        resource: EntityUID | None = None,
+        *,
+        principals: Collection[EntityUID] | None = None,
+    ) -> Iterator[Grant]:
+        """`grant` for every triple of `triples(actions, principal, resource)` (of the
+        `principals` only, when given), in that order, each distinct situation decided once.
+
+        A triple's answer follows from which policies are satisfied always and which where
+        which residual holds (`_key`); the triples of one action that share that are decided
+        once, by `grant` on the first of them (its witness replayed there), and the answer is
+        reused for the others. What a principal and a resource bring is computed once each
+        (`GroundedPolicies.side`); only the policies whose conditions read both are evaluated
+        per triple. A triple some policy is irreducible for is decided on its own."""
+        grounded = self.grounded
+        pair = grounded.pair
+        for a, ps, rs in self._ranges(actions, principal, resource):
+            if principals is not None:
+                ps = [p for p in ps if p in principals]
+            answers: dict[tuple[int, tuple[tuple[int, int], ...]], tuple[Any, ...]] = {}
+            columns = [(r, grounded.side(r, a, principal=False)) for r in rs]
+            within = 0
+            for _, column in columns:
+                within |= column.scope
+            for p in ps:
+                row = grounded.side(p, a, principal=True, within=within)
+                for r, column in columns:
+                    cand = row.scope & column.scope
+                    if cand & (row.irreducible | column.irreducible):
+                        yield self.grant(p, a, r)
+                        continue
+                    true = cand & (row.true | column.true)
+                    residual = cand & (row.residual | column.residual)
+                    exprs: dict[int, int] | None = None
+                    both = cand & pair
+                    irreducible = False
+                    while both:
+                        low = both & -both
+                        both ^= low
+                        i = low.bit_length() - 1
+                        o = grounded.pair_outcome(i, p, a, r, row, column)
+                        if o is True:
+                            true |= low
+                        elif o is False:
+                            continue
+                        elif isinstance(o, Irreducible):
+                            irreducible = True
+                            break
+                        else:
+                            residual |= low
+                            exprs = exprs or {}
+                            exprs[i] = grounded.expr_id(o)
+                    if irreducible:
+                        yield self.grant(p, a, r)
+                        continue
+                    said: tuple[tuple[int, int], ...] = ()
+                    if residual:
+                        said = _said(residual, row.exprs, column.exprs, exprs)
+                    key = (true, said)
+                    found = answers.get(key)
+                    if found is None:
+                        g, facts = self._grant(p, a, r)
+                        if facts is None:
+                            yield g
+                            continue
+                        own = self._key(facts)
+                        if own != key:
+                            raise InternalError(
+                                f"for {p}, {a}, {r} the policies' outcomes computed side by "
+                                f"side {key} differ from those computed for the triple {own}"
+                            )
+                        found = answers[key] = (
+                            g.access,
+                            g.policies,
+                            g.witness,
+                            g.condition,
+                            g.reason,
+                        )
+                        yield g
+                        continue
+                    yield Grant(p, a, r, *found)
+
+    def _key(self, facts: Facts) -> tuple[int, tuple[tuple[int, int], ...]]:
+        true = 0
+        for i in (*facts.permits, *facts.forbids):
+            true |= 1 << i
+        said = sorted(
+            (i, self.grounded.expr_id(e))
+            for i, e in (*facts.residual_permits, *facts.residual_forbids)
+        )
+        return true, tuple(said)
 
     def _plain(self, p: EntityUID, a: EntityUID, r: EntityUID, facts: Facts) -> _Answer:
         """A triple partial evaluation cannot reduce: the policies that apply, pinned."""
@@ -451,7 +574,7 @@ class AccessReview:
                     f"{response.errors})"
                 )
         if answer.access is Access.NEVER:
-            deny = [names[i].id for i, _ in facts.residual_forbids]
+            deny = [self.names[i] for i, _ in facts.residual_forbids]
             return Grant(p, a, r, Access.NEVER, tuple(deny))
         grants = sorted(
             {*(i for i in facts.permits), *(i for i, _ in facts.residual_permits)},
@@ -461,7 +584,7 @@ class AccessReview:
             a,
             r,
             answer.access,
-            tuple(names[i].id for i in grants),
+            tuple(self.names[i] for i in grants),
             answer.witness if answer.access is not Access.ALWAYS else None,
             answer.condition,
             answer.reason,
@@ -487,8 +610,26 @@ class AccessReview:
         actions: Sequence[EntityUID] | None = None,
         principal: EntityUID | None = None,
         resource: EntityUID | None = None,
+        *,
+        principal_type: str | None = None,
+        resource_type: str | None = None,
     ) -> Iterator[tuple[EntityUID, EntityUID, EntityUID]]:
-        """Every schema-valid triple over the store, principal by principal."""
+        """Every schema-valid triple over the store, principal by principal (only those of
+        `principal`, of `principal_type`, and so on, when given)."""
+        for a, ps, rs in self._ranges(actions, principal, resource, principal_type, resource_type):
+            for p in ps:
+                for r in rs:
+                    yield p, a, r
+
+    def _ranges(
+        self,
+        actions: Sequence[EntityUID] | None,
+        principal: EntityUID | None,
+        resource: EntityUID | None,
+        principal_type: str | None = None,
+        resource_type: str | None = None,
+    ) -> Iterator[tuple[EntityUID, list[EntityUID], list[EntityUID]]]:
+        """Each action, with the principals and the resources it ranges over."""
         for a in actions if actions is not None else self.actions:
             decl = self.schema.actions[a]
             if principal is not None and principal.type not in decl.principal_types:
@@ -497,14 +638,27 @@ class AccessReview:
                 continue
             ps = [principal] if principal is not None else self.principals(a)
             rs = [resource] if resource is not None else self.resources(a)
-            for p in ps:
-                for r in rs:
-                    yield p, a, r
+            if principal_type is not None:
+                ps = [p for p in ps if p.type == principal_type]
+            if resource_type is not None:
+                rs = [r for r in rs if r.type == resource_type]
+            yield a, ps, rs
 
-    def count(self, actions: Sequence[EntityUID] | None = None) -> int:
+    def count(
+        self,
+        actions: Sequence[EntityUID] | None = None,
+        principal: EntityUID | None = None,
+        resource: EntityUID | None = None,
+        *,
+        principal_type: str | None = None,
+        resource_type: str | None = None,
+    ) -> int:
+        """How many triples `triples` gives for the same arguments."""
         return sum(
-            len(self.principals(a)) * len(self.resources(a))
-            for a in (actions if actions is not None else self.actions)
+            len(ps) * len(rs)
+            for _, ps, rs in self._ranges(
+                actions, principal, resource, principal_type, resource_type
+            )
         )
 
 
@@ -583,8 +737,7 @@ def who_can(
     review.check_action(action)
     review.check_entity(resource, "resource")
     grants = []
-    for p, a, r in review.triples([action], resource=resource):
-        g = review.grant(p, a, r)
+    for g in review.grants([action], resource=resource):
         if on_done is not None:
             on_done(g)
         if include_never or g.access is not Access.NEVER:
@@ -608,8 +761,7 @@ def what_can(
     review = AccessReview(policies, schema, entities, timeout_ms)
     review.check_entity(principal, "principal")
     grants = []
-    for p, a, r in review.triples(principal=principal):
-        g = review.grant(p, a, r)
+    for g in review.grants(principal=principal):
         if on_done is not None:
             on_done(g)
         if include_never or g.access is not Access.NEVER:
@@ -628,8 +780,7 @@ def access_matrix(
     matrix)."""
     for a in actions or ():
         review.check_action(a)
-    for p, a, r in review.triples(actions):
-        g = review.grant(p, a, r)
+    for g in review.grants(actions):
         if on_done is not None:
             on_done(g)
         if include_never or g.access is not Access.NEVER:
@@ -664,12 +815,16 @@ def access_diff(
     entities: Entities,
     *,
     actions: Sequence[EntityUID] | None = None,
+    principal_type: str | None = None,
+    resource_type: str | None = None,
     timeout_ms: int | None = None,
     on_done: Callable[[Any], None] | None = None,
 ) -> AccessDiff:
-    """Every triple of the store whose answer changes from `old` to `new`, grouped by the
-    changed policies (added, removed or modified, by id) that apply to it. Only triples some
-    changed policy's scope matches can change: the others are not decided again."""
+    """Every triple of the store (of the actions, principal type and resource type given)
+    whose answer changes from `old` to `new`, grouped by the changed policies (added, removed
+    or modified, matched by id, named by `@id` where they have one) that apply to it. Only
+    triples some changed policy's scope matches can change: the others are not decided
+    again. `on_done` is called once per triple `AccessReview.count` counts."""
     before = AccessReview(old, schema, entities, timeout_ms)
     after = AccessReview(new, schema, entities, timeout_ms)
     added, removed, modified = _changed(before.policies, after.policies)
@@ -680,7 +835,8 @@ def access_diff(
     looked = 0
     for a in actions or ():
         after.check_action(a)
-    for p, a, r in after.triples(actions):
+    chosen = after.triples(actions, principal_type=principal_type, resource_type=resource_type)
+    for p, a, r in chosen:
         if on_done is not None:
             on_done(None)
         in_old = before.grounded.candidates(p, a, r) & old_bits
@@ -693,20 +849,21 @@ def access_diff(
             continue
         responsible = sorted(
             {*_live(before, p, a, r, in_old), *_live(after, p, a, r, in_new)}
-        ) or sorted({*_ids(before, in_old), *_ids(after, in_new)})
+        ) or sorted({*_names(before, in_old), *_names(after, in_new)})
         groups.setdefault(tuple(responsible), []).append(Change(g_old, g_new, tuple(responsible)))
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    named = {p.id: p.display_name for p in (*before.policies, *after.policies)}
     return AccessDiff(
-        tuple(added),
-        tuple(removed),
-        tuple(modified),
+        tuple(named[i] for i in added),
+        tuple(named[i] for i in removed),
+        tuple(named[i] for i in modified),
         tuple(ChangeGroup(k, tuple(v)) for k, v in ordered),
         looked,
     )
 
 
-def _ids(review: AccessReview, bits: int) -> list[str]:
-    return [p.id for i, p in enumerate(review.policies) if bits >> i & 1]
+def _names(review: AccessReview, bits: int) -> list[str]:
+    return [name for i, name in enumerate(review.names) if bits >> i & 1]
 
 
 def _live(review: AccessReview, p: EntityUID, a: EntityUID, r: EntityUID, bits: int) -> list[str]:
@@ -717,7 +874,7 @@ def _live(review: AccessReview, p: EntityUID, a: EntityUID, r: EntityUID, bits: 
         bits ^= low
         i = low.bit_length() - 1
         if review.grounded.outcome(i, p, a, r) is not False:
-            out.append(review.policies[i].id)
+            out.append(review.names[i])
     return out
 
 

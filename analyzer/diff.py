@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from cedar_smt.analyzer.assumptions import (
 from cedar_smt.analyzer.checks import refuse_templates, require_valid
 from cedar_smt.analyzer.links import link_templates
 from cedar_smt.analyzer.minimize import minimize
+from cedar_smt.analyzer.overlap import Meeting
 from cedar_smt.analyzer.results import (
     AnalysisInputError,
     Counterexample,
@@ -62,10 +63,10 @@ from cedar_smt.core.policy_json import TemplateLink
 from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
-from cedar_smt.core.typechecker import RequestEnv
+from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.encoder.authorizer import compile_policy, z3_logic
 from cedar_smt.encoder.decoder import Counterexample as Decoded
-from cedar_smt.encoder.encoding import EnvEncoding
+from cedar_smt.encoder.encoding import EnvEncoding, content
 from cedar_smt.encoder.enforcer import footprint_hierarchy_assumptions, hierarchy_assumptions
 from cedar_smt.encoder.env import Notes, SymEnv
 from cedar_smt.encoder.errors import EncodeError
@@ -286,32 +287,26 @@ def match_policies(old: Sequence[Policy], new: Sequence[Policy]) -> list[PolicyC
     """
     old_ids = Counter(_annotated_id(p) for p in old)
     new_ids = Counter(_annotated_id(q) for q in new)
-    free = list(new)
+    free = _Free(new)
     pairs: dict[int, tuple[Policy, str]] = {}
-
-    def pair(i: int, q: Policy, how: str) -> None:
-        pairs[i] = (q, how)
-        free.remove(q)
-
     for i, p in enumerate(old):
         ident = _annotated_id(p)
         if ident is not None and old_ids[ident] == 1 and new_ids[ident] == 1:
-            pair(i, next(q for q in new if _annotated_id(q) == ident), "id")
+            pairs[i] = (new[free.take(next(free.of(ident)))], "id")
     for i, p in enumerate(old):
         if i not in pairs:
-            same = (q for q in free if _annotated_id(q) == _annotated_id(p))
-            q = next((q for q in same if _text(q) == _text(p)), None)
-            if q is not None:
-                pair(i, q, "text")
+            j = free.same_text(p)
+            if j is not None:
+                pairs[i] = (new[free.take(j)], "text")
     for same_effect in (True, False):
         for i, p in enumerate(old):
             ident = _annotated_id(p)
             if i in pairs or ident is None or max(old_ids[ident], new_ids[ident]) < 2:
                 continue
-            group = (q for q in free if _annotated_id(q) == ident)
-            q = next((q for q in group if not same_effect or q.effect is p.effect), None)
-            if q is not None:
-                pair(i, q, "position")
+            group = (j for j in free.of(ident) if not same_effect or new[j].effect is p.effect)
+            j = next(group, None)
+            if j is not None:
+                pairs[i] = (new[free.take(j)], "position")
     changes: list[PolicyChange] = []
     for i, p in enumerate(old):
         if i not in pairs:
@@ -320,8 +315,63 @@ def match_policies(old: Sequence[Policy], new: Sequence[Policy]) -> list[PolicyC
         q, how = pairs[i]
         kind = "unchanged" if _content(p) == _content(q) else "changed"
         changes.append(PolicyChange(kind, PolicyRef.of(p, "old"), PolicyRef.of(q, "new"), how))
-    changes.extend(PolicyChange("added", None, PolicyRef.of(q, "new")) for q in free)
+    changes.extend(PolicyChange("added", None, PolicyRef.of(new[j], "new")) for j in free.left())
     return changes
+
+
+class _Free:
+    """The policies of the new version not paired yet, by `@id` (or none), in their order.
+
+    Finding the first of them with a policy's text is the costly step of matching (printing a
+    policy takes a third of a millisecond): when the first unpaired policy of the same `@id`
+    says what the policy says (the same effect, scope and conditions, hence the same text),
+    it is the one, and no text is printed; otherwise every unpaired policy of that `@id` is
+    printed once, and looked up by text from then on."""
+
+    def __init__(self, new: Sequence[Policy]) -> None:
+        self.new = new
+        self.paired: set[int] = set()
+        self.groups: dict[str | None, list[int]] = {}
+        for j, q in enumerate(new):
+            self.groups.setdefault(_annotated_id(q), []).append(j)
+        self.start: dict[str | None, int] = dict.fromkeys(self.groups, 0)
+        self.texts: dict[str | None, dict[str, list[int]]] = {}  # by @id, once printed
+
+    def of(self, ident: str | None) -> Iterator[int]:
+        """The unpaired policies with this `@id`, in order."""
+        group = self.groups.get(ident, [])
+        k = self.start.get(ident, 0)
+        while k < len(group) and group[k] in self.paired:
+            k += 1
+        if ident in self.start:
+            self.start[ident] = k
+        return (j for j in group[k:] if j not in self.paired)
+
+    def take(self, j: int) -> int:
+        self.paired.add(j)
+        return j
+
+    def same_text(self, p: Policy) -> int | None:
+        """The first unpaired policy with `p`'s `@id` and text."""
+        ident = _annotated_id(p)
+        by_text = self.texts.get(ident)
+        if by_text is None:
+            first = next(self.of(ident), None)
+            if first is None:
+                return None
+            q = self.new[first]
+            if q.effect is p.effect and content(q) == content(p):
+                return first
+            by_text = self.texts[ident] = {}
+            for j in self.of(ident):
+                by_text.setdefault(_text(self.new[j]), []).append(j)
+        same = by_text.get(_text(p), [])
+        while same and same[0] in self.paired:
+            same.pop(0)
+        return same[0] if same else None
+
+    def left(self) -> list[int]:
+        return [j for j in range(len(self.new)) if j not in self.paired]
 
 
 def duplicated_ids(
@@ -405,6 +455,89 @@ def _decision(terms: list[tuple[Policy, z3.BoolRef]], f: Any) -> z3.BoolRef:
     return decision_rule(permits, forbids, z3_logic(f))
 
 
+def _key(p: Policy, links: LinkSpace | None = None) -> tuple[Any, ...]:
+    """What a policy's part in a decision depends on: its effect and its compiled form's (for
+    a template, its link's key too)."""
+    return (p.effect, content(p, links))
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The policies of each version that the other has no policy saying the same of.
+
+    A request's decision is a function of which permits and which forbids it satisfies, and
+    whether a policy is satisfied depends only on its scope and conditions (`content`), so
+    the decisions of two versions are functions of the same sets of (effect, content) pairs,
+    each counted once however many policies say it. Two policies of the versions with the
+    same pair are satisfied by the same requests. So when a request satisfies no policy of
+    `old` nor of `new` (the changed ones: their pair is on one side only), it satisfies the
+    same pairs in both versions and their decisions are equal: **a request whose decision
+    differs satisfies some changed policy.**"""
+
+    old: tuple[Policy, ...]
+    new: tuple[Policy, ...]
+
+    @staticmethod
+    def of(old: Sequence[Policy], new: Sequence[Policy], links: LinkSpace | None = None) -> Delta:
+        old_keys = [_key(p, links) for p in old]
+        new_keys = [_key(q, links) for q in new]
+        in_old, in_new = set(old_keys), set(new_keys)
+        return Delta(
+            tuple(p for p, k in zip(old, old_keys, strict=True) if k not in in_new),
+            tuple(q for q, k in zip(new, new_keys, strict=True) if k not in in_old),
+        )
+
+
+@dataclass(frozen=True)
+class Bearing:
+    """The policies of each version that the search for changed requests in one environment
+    needs, and the changed ones among them (which apply here).
+
+    Soundness. Let `R` be the requests of the environment satisfying some changed policy
+    (`Delta`). Every request whose decision differs is in `R`, so the search may be
+    restricted to `R` without losing a class: it asks for `reach ∧ old ≠ new`, `reach` being
+    "some changed policy is satisfied". A request of `R` satisfies some changed policy `d`,
+    so it satisfies no policy whose scope cannot overlap `d`'s (analyzer/overlap.py: two
+    `principal ==` naming different entities, or two `resource ==`; this holds in every
+    store and of every model the solver can give). An unchanged policy (its pair on both
+    sides) whose scope overlaps no changed policy's is therefore false on all of `R`, and
+    dropping it from both versions' decisions changes neither on `R`; a policy whose scope
+    cannot match the environment is false there as well. So on `R` the decisions built from
+    the kept policies (`old`, `new`: every changed policy and every unchanged one that meets
+    a changed one, applying here) are the decisions of the whole versions, each class of
+    changed requests (the old and the new policies they satisfy) is one whose dropped
+    policies are all unsatisfied, and blocking a class by the kept policies' terms blocks
+    exactly that class within `R`. The classes found are the same as over the whole
+    versions; only the solver's route to them differs. The same argument holds concretely:
+    a request satisfying the kept policies of a class's witness satisfies a changed policy,
+    so its dropped policies are unsatisfied too; witnesses are shrunk checking the kept
+    policies, and each is replayed in full before it is shown (a dropped policy satisfied
+    there is an internal error).
+
+    An unchanged policy the encoder cannot represent is not compiled when it does not meet
+    a changed one, so such an environment gets an answer where compiling every policy
+    would report it unsupported."""
+
+    old: tuple[Policy, ...]
+    new: tuple[Policy, ...]
+    changed: tuple[Policy, ...]
+
+    @staticmethod
+    def of(
+        delta: Delta, old: Sequence[Policy], new: Sequence[Policy], env: RequestEnv, schema: Schema
+    ) -> Bearing:
+        changed = [p for p in (*delta.old, *delta.new) if applies(p, env, schema)]
+        ids = {id(p) for p in changed}
+        meeting = Meeting(changed)
+
+        def kept(p: Policy) -> bool:
+            return id(p) in ids or (meeting.meets(p) and applies(p, env, schema))
+
+        return Bearing(
+            tuple(p for p in old if kept(p)), tuple(q for q in new if kept(q)), tuple(changed)
+        )
+
+
 def diff_environment(
     old: Sequence[Policy],
     new: Sequence[Policy],
@@ -417,12 +550,15 @@ def diff_environment(
     plain: bool = False,
     assumptions: Sequence[Assumption] = (),
     vacuous: tuple[str, ...] | None = None,
+    delta: Delta | None = None,
     links: LinkSpace | None = None,
 ) -> EnvDiff:
     """Every class of changed requests in `env`, up to `max_classes` of them (`plain`: the
     reference path of analyzer/runner.py, every policy compiled afresh and hierarchy facts on
     every pair of entity terms), among the requests satisfying `assumptions` (`vacuous`: the
-    assumptions that no request of `env` satisfies, when none does)."""
+    assumptions that no request of `env` satisfies, when none does). The fast path searches
+    only among the policies that bear on a change (`Bearing`; `delta`: the versions' changed
+    policies, when the caller has them)."""
     start = time.perf_counter()
     given = tuple(a.id for a in applying(assumptions, env)) if assumptions else None
     if vacuous is not None:
@@ -435,13 +571,17 @@ def diff_environment(
             new_terms = [(p, f.satisfied(compile_policy(p, senv))) for p in new]
             old_decision, new_decision = _decision(old_terms, f), _decision(new_terms, f)
             guard = Guard(assumptions, senv)
+            differs = f.not_(f.eq(old_decision, new_decision))
         else:
             enc = EnvEncoding(universe, env, links)
             senv, f = enc.senv, enc.f
-            old_set, new_set = enc.policy_set(old), enc.policy_set(new)
-            old_terms = [(p, enc.policy(p).satisfied) for p in old]
-            new_terms = [(p, enc.policy(p).satisfied) for p in new]
-            old_decision, new_decision = old_set.decision, new_set.decision
+            delta = delta or Delta.of(old, new, links)
+            bearing = Bearing.of(delta, old, new, env, senv.schema)
+            old_set, new_set = enc.policy_set(bearing.old), enc.policy_set(bearing.new)
+            old_terms = [(p, enc.policy(p).satisfied) for p in bearing.old]
+            new_terms = [(p, enc.policy(p).satisfied) for p in bearing.new]
+            reach = f.any([enc.policy(p).satisfied for p in bearing.changed])
+            differs = f.and_(reach, f.not_(f.eq(old_set.decision, new_set.decision)))
             guard = Guard(assumptions, senv, enc)
     except EncodeError as err:
         return EnvDiff(
@@ -451,7 +591,6 @@ def diff_environment(
             stopped_by="unsupported",
             assumed=given,
         )
-    differs = f.not_(f.eq(old_decision, new_decision))
     encoded = time.perf_counter() - start
     independent = Dependence("none") if given is not None else None
     if z3.is_false(differs):
@@ -494,7 +633,17 @@ def diff_environment(
                 )
             t0 = time.perf_counter()
             cls, (old_sat, new_sat) = _witness_class(
-                old, new, changes, senv, solver.model(), labels, seen, notes, assumptions, links
+                old,
+                new,
+                changes,
+                senv,
+                solver.model(),
+                labels,
+                seen,
+                notes,
+                assumptions,
+                None if plain else bearing,
+                links,
             )
             classes.append(cls)
             seen.add((old_sat, new_sat))
@@ -521,10 +670,13 @@ def _witness_class(
     seen: set[Signature],
     notes: Notes,
     assumptions: Sequence[Assumption] = (),
+    bearing: Bearing | None = None,
     links: LinkSpace | None = None,
 ) -> tuple[ChangeClass, Signature]:
     """The class of changed requests a model is in, with a replayed and shrunk witness (which
-    satisfies the assumptions; with `links`, the templates linked as the model says)."""
+    satisfies the assumptions; with `links`, the templates linked as the model says). With
+    `bearing`, the search's model ranged over its policies only: the witness is shrunk
+    checking those, and replayed over every policy."""
     env = senv.env
     cx = decode_model(senv, model, notes)
     made: tuple[TemplateLink, ...] = ()
@@ -548,12 +700,33 @@ def _witness_class(
             f"decisions: {cx.to_json()}"
         )
 
+    checked_old, checked_new = (old, new) if bearing is None else (bearing.old, bearing.new)
+    if links is not None and bearing is not None:  # the bearing policies, linked alike
+        linked = {("old", p.id): p for p in old} | {("new", q.id): q for q in new}
+        checked_old = tuple(linked[("old", p.id)] for p in checked_old)
+        checked_new = tuple(linked[("new", q.id)] for q in checked_new)
+    if bearing is not None and not (
+        old_sat <= {p.id for p in checked_old} and new_sat <= {q.id for q in checked_new}
+    ):
+        raise InternalError(
+            f"the diff witness in {env} satisfies a policy that no changed policy's scope "
+            f"overlaps: {cx.to_json()}"
+        )
+
     def same_class(request: Request, entities: Entities) -> bool:
         point = Decoded(request, entities)
-        same = (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point))) == signature
-        return same and not violated(assumptions, env, request, entities)
+        sat = (frozenset(_satisfied(checked_old, point)), frozenset(_satisfied(checked_new, point)))
+        return sat == signature and not violated(assumptions, env, request, entities)
 
     request, entities = minimize(cx.request, cx.entities, same_class)
+    if bearing is not None:
+        point = Decoded(request, entities)
+        replayed = (frozenset(_satisfied(old, point)), frozenset(_satisfied(new, point)))
+        if replayed != signature:
+            raise InternalError(
+                f"the shrunk diff witness in {env} is not in the class it was shrunk in when "
+                f"replayed over every policy: {point.to_json()}"
+            )
     transition = "newly allowed" if new_resp.allowed else "newly denied"
     responsible, sentence = _explain(transition, old_sat, new_sat, old, new, changes)
     witness = Counterexample(
@@ -609,7 +782,10 @@ def diff_policies(
     if old_schema is not None:
         require_valid(old, old_schema, f"`{labels[0]}`", "the schema of their own version")
     require_valid(old, schema, f"`{labels[0]}`")
-    require_valid(new, schema, f"`{labels[1]}`")
+    # a policy validates or not by what it says: those of `new` saying what one of `old`
+    # says (which validated) are valid
+    delta = None if plain else Delta.of(old, new, links)
+    require_valid(new if delta is None else delta.new, schema, f"`{labels[1]}`")
     envs = matching_environments(schema, principal_type, action, resource_type)
     changes = match_policies(old, new)
     notes = duplicated_ids(old, new, labels)
@@ -633,6 +809,7 @@ def diff_policies(
                     plain,
                     assumed,
                     vacuous.get(env),
+                    delta,
                     links,
                 )
             )

@@ -26,6 +26,7 @@ from cedar_smt.analyzer.assumptions import (
 from cedar_smt.analyzer.checks import refuse_templates, require_valid
 from cedar_smt.analyzer.diff import PolicyRef
 from cedar_smt.analyzer.links import link_templates
+from cedar_smt.analyzer.overlap import Overlap
 from cedar_smt.analyzer.queries import QUERIES
 from cedar_smt.analyzer.results import (
     Counterexample,
@@ -42,13 +43,12 @@ from cedar_smt.analyzer.runner import Operand, Problem, confirm, decode_model, r
 from cedar_smt.core.authorizer import Outcome, decision_rule, evaluate_policy
 from cedar_smt.core.entities import Entities
 from cedar_smt.core.links import LinkSpace, link_space
-from cedar_smt.core.policy import Effect, Policy, ScopeConstraint, ScopeEq
+from cedar_smt.core.policy import Effect, Policy
 from cedar_smt.core.policy_set import PolicySet
 from cedar_smt.core.request import Request
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.typechecker import RequestEnv, applies
 from cedar_smt.core.validator import request_environments
-from cedar_smt.core.values import EntityUID
 from cedar_smt.encoder.decoder import Counterexample as Decoded
 from cedar_smt.encoder.encoding import Compiled, EnvEncoding
 from cedar_smt.encoder.enforcer import hierarchy_assumptions
@@ -232,7 +232,7 @@ def lint_policies(
     return replace(_findings(policies, schema, envs, answers, label), assumptions=assumed)
 
 
-REPLAY_ROUNDS = 3  # models of a permit tried before solving over all its neighbours
+REPLAY_ROUNDS = 4  # models of a policy tried before solving over all its neighbours
 SATISFIED = Outcome.SATISFIED
 
 _CHECKS = ("never-matches", "always-matches", "redundant", "shadowed", "never-errors")
@@ -300,7 +300,7 @@ class _EnvLint:
             except EncodeError as err:
                 failed[i] = f"unsupported: {err}"
         self.compiled = compiled
-        overlap = _Overlap(self.policies, list(compiled))
+        overlap = Overlap(self.policies, list(compiled))
         self.encode_seconds = time.perf_counter() - start
         f = self.f
         # which checks a policy gets depends on the whole set, as the plain path's queries do
@@ -316,41 +316,54 @@ class _EnvLint:
             permits = [j for j in near if self.policies[j].effect is Effect.PERMIT]
             forbids = [j for j in near if self.policies[j].effect is Effect.FORBID]
             sat_i = compiled[i].satisfied
-            none_of = [self.unsatisfied(j) for j in forbids]
             if p.effect is Effect.PERMIT:
                 # redundant unless it alone allows some request
-                others = [self.unsatisfied(j) for j in permits]
-                alone = [sat_i, *others, *none_of]
-                shadow = [sat_i, *none_of] if every_forbid else None
+                def alone(
+                    i: int = i, permits: list[int] = permits, forbids: list[int] = forbids
+                ) -> list[z3.BoolRef]:
+                    none_of = [self.unsatisfied(j) for j in (*permits, *forbids)]
+                    return [self.compiled[i].satisfied, *none_of]
+
+                shadow = bool(every_forbid)
                 shadow_failed = failed_forbid
             else:
                 # redundant unless it alone denies some request a permit allows
-                some_permit = f.any([compiled[j].satisfied for j in permits])
-                alone = [sat_i, some_permit, *none_of]
-                shadow = [sat_i, *none_of] if len(every_forbid) > 1 else None
+                def alone(
+                    i: int = i, permits: list[int] = permits, forbids: list[int] = forbids
+                ) -> list[z3.BoolRef]:
+                    some_permit = f.any([self.compiled[j].satisfied for j in permits])
+                    none_of = [self.unsatisfied(j) for j in forbids]
+                    return [self.compiled[i].satisfied, some_permit, *none_of]
+
+                shadow = len(every_forbid) > 1
                 shadow_failed = next((failed[j] for j in failed if j in every_forbid), None)
             checks = ["never-matches", "redundant"] + (["shadowed"] if shadow else [])
+            if any_failed is None and not all(self.refuted(i, c) for c in checks):
+                found, seconds = self.alone_by_replay(i, permits, forbids)
+                if found == z3.sat:  # satisfiable, not redundant, not shadowed
+                    for check in checks:
+                        if not self.refuted(i, check):
+                            self.record(i, check, Verdict.REFUTED, solve=seconds)
+                elif found == z3.unsat:
+                    self.settle(i, "redundant", found, seconds)
             if (
                 any_failed is None
-                and p.effect is Effect.PERMIT
                 and not all(self.refuted(i, c) for c in checks)
-                and self.alone_by_replay(i, near)
+                and not self.answered(i, "redundant")
             ):
-                for check in checks:
-                    if not self.refuted(i, check):
-                        self.record(i, check, Verdict.REFUTED)
-            if any_failed is None and not all(self.refuted(i, c) for c in checks):
-                answer, seconds = self.solve(alone, [i, *near])
+                answer, seconds = self.solve(alone(), [i, *near])
                 if answer == z3.sat:  # satisfiable, not redundant, not shadowed
                     for check in checks:
                         if not self.refuted(i, check):
                             self.record(i, check, Verdict.REFUTED, solve=seconds)
                 else:
                     self.settle(i, "redundant", answer, seconds)
-            self.ask(i, "redundant", alone, [i, *near], any_failed)
+            if not self.refuted(i, "redundant") and not self.answered(i, "redundant"):
+                self.ask(i, "redundant", alone(), [i, *near], any_failed)
             self.ask(i, "never-matches", [sat_i], [i])
-            if shadow is not None:
-                self.ask(i, "shadowed", shadow, [i, *forbids], shadow_failed)
+            if shadow:
+                none_of = [self.unsatisfied(j) for j in forbids]
+                self.ask(i, "shadowed", [sat_i, *none_of], [i, *forbids], shadow_failed)
             self.ask(i, "always-matches", [f.not_(sat_i)], [i])
             self.may_error(i)
 
@@ -445,47 +458,96 @@ class _EnvLint:
             negated = self.negated[j] = self.f.not_(self.compiled[j].satisfied)
         return negated
 
-    def alone_by_replay(self, i: int, near: list[int]) -> bool:
-        """Whether a request where permit `i` alone is satisfied turns up without solving over
-        all its neighbours at once: a model of the permit is decoded and its neighbours
-        evaluated on it concretely; those it satisfies (a user the model happened to put in a
-        group) are asked not to be, and the permit solved again with them, a few times. A
-        concrete request is a model of every formula it meets, so when one satisfies the
-        permit and none of its neighbours, the permit is satisfiable, not redundant and not
-        shadowed; when none turns up, nothing follows and the caller solves over all."""
+    def alone_by_replay(
+        self, i: int, permits: list[int], forbids: list[int]
+    ) -> tuple[z3.CheckSatResult | None, float]:
+        """Whether a request where policy `i` alone decides (a permit: no other permit or
+        forbid is satisfied; a forbid: some permit is, and no other forbid) turns up without
+        solving over all its neighbours at once (`permits`, `forbids`).
+
+        A model of the policy is decoded and its neighbours evaluated on it concretely;
+        those it satisfies and must not (a user the model happened to put in a group) are
+        asked not to be, and the policy solved again with them; a forbid is asked, in turn,
+        to meet one of its neighbouring permits when a model meets none. A concrete request
+        is a model of every formula it meets, so when one is found, `i` is satisfiable, not
+        redundant and not shadowed (sat). The formulas solved are a part of the whole
+        check's, so when they have no model, neither has the whole (unsat: `i` is
+        redundant), unless a permit was asked for. After `REPLAY_ROUNDS` models, or when the
+        solver cannot decide, nothing follows (None) and the caller solves over all."""
+        is_permit = self.policies[i].effect is Effect.PERMIT
         excluded: list[int] = []
+        chosen: list[int] = []  # a forbid's neighbouring permits, each asked for in turn
+        candidates = iter(permits)
+        seconds = 0.0
         for _ in range(REPLAY_ROUNDS):
             formulas = [self.compiled[i].satisfied, *(self.unsatisfied(j) for j in excluded)]
-            answer, _ = self.solve(formulas, [i, *excluded])
+            formulas += [self.compiled[j].satisfied for j in chosen[-1:]]
+            answer, took = self.solve(formulas, [i, *excluded, *chosen[-1:]])
+            seconds += took
+            if answer == z3.unsat and not chosen:
+                return answer, seconds
+            if answer == z3.unsat:  # not with this permit: try the next one
+                nxt = next(candidates, None)
+                if nxt is None:
+                    return None, seconds
+                chosen.append(nxt)
+                continue
             if answer != z3.sat:
-                return False
-            notes = self.notes([i, *excluded])
-            assert self.solver is not None
-            point = decode_model(self.senv, self.solver.model(), notes)
-            request, entities = point.request, point.entities
-            broken = violated(self.assumptions, self.env, request, entities)
-            if broken:
-                raise InternalError(
-                    f"in environment {self.env}: a model of {self.policies[i].display_name} "
-                    f"does not satisfy the assumption {broken[0].id} `{broken[0].condition}` "
-                    f"when replayed: {point.to_json()}"
-                )
-            policies = self.linked(point)
-            if evaluate_policy(policies[i], request, entities).outcome is not SATISFIED:
-                raise InternalError(
-                    f"in environment {self.env}: a model of {self.policies[i].display_name} "
-                    f"does not satisfy it when replayed: {point.to_json()}"
-                )
+                return None, seconds
+            request, entities, policies = self.replayed(i, excluded + chosen[-1:])
             self.refute_always_matching(request, entities, policies)
-            satisfied = [
-                j
-                for j in near
-                if evaluate_policy(policies[j], request, entities).outcome is SATISFIED
-            ]
-            if not satisfied:
-                return True
-            excluded += satisfied
-        return False
+
+            def satisfied(
+                among: list[int],
+                request: Request = request,
+                entities: Entities = entities,
+                policies: tuple[Policy, ...] = policies,
+            ) -> list[int]:
+                return [
+                    j
+                    for j in among
+                    if evaluate_policy(policies[j], request, entities).outcome is SATISFIED
+                ]
+
+            if is_permit:
+                extra = satisfied([*permits, *forbids])
+                if not extra:
+                    return z3.sat, seconds
+                excluded += extra
+                continue
+            extra = satisfied(forbids)
+            if not extra and satisfied(permits):
+                return z3.sat, seconds
+            excluded += extra
+            if not extra:  # no permit met: ask for one
+                nxt = next(candidates, None)
+                if nxt is None:
+                    return None, seconds
+                chosen.append(nxt)
+        return None, seconds
+
+    def replayed(self, i: int, involved: list[int]) -> tuple[Request, Entities, tuple[Policy, ...]]:
+        """The last solve's model of policy `i`, decoded and checked: it satisfies the policy
+        and the assumptions when replayed (with the policies, their templates linked as the
+        model says)."""
+        notes = self.notes([i, *involved])
+        assert self.solver is not None
+        point = decode_model(self.senv, self.solver.model(), notes)
+        request, entities = point.request, point.entities
+        broken = violated(self.assumptions, self.env, request, entities)
+        if broken:
+            raise InternalError(
+                f"in environment {self.env}: a model of {self.policies[i].display_name} "
+                f"does not satisfy the assumption {broken[0].id} `{broken[0].condition}` "
+                f"when replayed: {point.to_json()}"
+            )
+        policies = self.linked(point)
+        if evaluate_policy(policies[i], request, entities).outcome is not SATISFIED:
+            raise InternalError(
+                f"in environment {self.env}: a model of {self.policies[i].display_name} "
+                f"does not satisfy it when replayed: {point.to_json()}"
+            )
+        return request, entities, policies
 
     def linked(self, point: Decoded) -> tuple[Policy, ...]:
         """The policies, their templates linked as the decoded model says (keeping ids)."""
@@ -537,41 +599,6 @@ class _EnvLint:
             solve=seconds,
             confirm=time.perf_counter() - t0,
         )
-
-
-class _Overlap:
-    """Which policies of an environment can be satisfied together with a given one, as far as
-    their scopes tell: `principal == A` and `principal == B` (or `is` another type) never are,
-    and the same for the resource. The others may be (the store is any store)."""
-
-    def __init__(self, policies: tuple[Policy, ...], indexes: list[int]) -> None:
-        self.policies = policies
-        self.indexes = indexes
-        self.by_principal: dict[EntityUID | None, list[int]] = defaultdict(list)
-        self.by_resource: dict[EntityUID | None, list[int]] = defaultdict(list)
-        for i in indexes:
-            self.by_principal[_named(policies[i].principal)].append(i)
-            self.by_resource[_named(policies[i].resource)].append(i)
-
-    def with_(self, i: int) -> list[int]:
-        """The other policies whose scopes can overlap with policy `i`'s, in their order."""
-        p = self.policies[i]
-        candidates = set(self.indexes)
-        for named, index in (
-            (_named(p.principal), self.by_principal),
-            (_named(p.resource), self.by_resource),
-        ):
-            if named is not None:
-                candidates &= {*index.get(named, ()), *index.get(None, ())}
-        candidates.discard(i)
-        return sorted(candidates)
-
-
-def _named(scope: ScopeConstraint) -> EntityUID | None:
-    """The one entity a principal or resource scope names with `==`, if it does."""
-    if isinstance(scope, ScopeEq) and isinstance(scope.entity, EntityUID):
-        return scope.entity
-    return None
 
 
 def _unknown(solver: z3.Solver, timeout_ms: int | None) -> str:

@@ -271,13 +271,14 @@ def check_env(
     """The query's answer in one request environment (`encoding`: the environment's compiled
     policies, when other questions share them).
 
-    With `problem.plain`, every policy is compiled afresh and the hierarchy facts cover every
-    pair of entity terms the formulas touch: the path the encoding had before it was made
-    fast, kept as the reference the tests compare the fast one with."""
+    With `problem.plain`, every sort is built in the environment's context, every policy is
+    compiled afresh and the hierarchy facts cover every pair of entity terms the formulas touch:
+    the path the encoding had before it was made fast, kept as the reference the tests compare
+    the fast one with."""
     q = QUERIES[problem.query]
     rule = load_rule(problem.rule)
     start = time.perf_counter()
-    universe = universe or Universe(problem.schema)
+    universe = universe or Universe(problem.schema, shared=not problem.plain)
     assumed = tuple(a.id for a in applying(problem.assumptions, env))
     given = assumed if problem.assumptions else None
     if env in problem.vacuous:

@@ -76,13 +76,20 @@ def _pick(rng: random.Random, n: int) -> int:
     return min(int(rng.paretovariate(1.2)) - 1, n - 1) if rng.random() < 0.5 else rng.randrange(n)
 
 
-def generate(policies: int, seed: int = 1) -> Store:
-    """A store with about `policies` policies and links (the template counts once)."""
+def generate(policies: int, seed: int = 1, entities: int | None = None) -> Store:
+    """A store with about `policies` policies and links (the template counts once); with
+    `entities`, the users, groups, folders and documents scaled to about that many in all
+    (by default they grow with the policies: 2,300 entities for 1,000 policies)."""
     rng = random.Random(seed)
     users = max(20, policies)
     groups = max(5, policies // 20)
     folders = max(10, policies // 4)
     documents = max(20, policies)
+    if entities is not None:
+        scale = entities / (users + groups + folders + documents)
+        users, groups, folders, documents = (
+            max(1, round(n * scale)) for n in (users, groups, folders, documents)
+        )
     store = Store(seed, users, groups, folders, documents)
     # hierarchies: groups three levels deep, folders up to six
     for g in range(groups):

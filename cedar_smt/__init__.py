@@ -3,54 +3,114 @@
 The names most users need, in one place. The three packages behind them are
 `cedar_smt.core` (concrete Cedar: parse, validate, authorize), `cedar_smt.encoder` (the same
 semantics as Z3 terms) and `cedar_smt.analyzer` (the questions: `check_*`, diff, lint).
+
+Each name is imported when it is first used, so that `import cedar_smt.core` does not load
+Z3, and the command can take Ctrl-C while it starts (see `cedar_smt.launch`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from cedar_smt.analyzer import (
-    Counterexample,
-    DiffResult,
-    EnvResult,
-    LintResult,
-    QueryResult,
-    Verdict,
-    check_always_allows,
-    check_always_allows_when,
-    check_always_denies,
-    check_always_matches,
-    check_disjoint,
-    check_equivalent,
-    check_explicit_permit,
-    check_forbid_overrides_permit,
-    check_implies,
-    check_matches_disjoint,
-    check_matches_equivalent,
-    check_matches_implies,
-    check_never_allows,
-    check_never_errors,
-    check_never_matches,
-    diff_policies,
-    lint_policies,
-)
-from cedar_smt.core import (
-    CedarError,
-    Entities,
-    Entity,
-    EntityUID,
-    Policy,
-    PolicySet,
-    Request,
-    Response,
-    Schema,
-    ValidationResult,
-    is_authorized,
-    validate,
-)
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cedar_smt.analyzer import (
+        Counterexample,
+        DiffResult,
+        EnvResult,
+        LintResult,
+        QueryResult,
+        Verdict,
+        check_always_allows,
+        check_always_allows_when,
+        check_always_denies,
+        check_always_matches,
+        check_disjoint,
+        check_equivalent,
+        check_explicit_permit,
+        check_forbid_overrides_permit,
+        check_implies,
+        check_matches_disjoint,
+        check_matches_equivalent,
+        check_matches_implies,
+        check_never_allows,
+        check_never_errors,
+        check_never_matches,
+        diff_policies,
+        lint_policies,
+    )
+    from cedar_smt.core import (
+        CedarError,
+        Entities,
+        Entity,
+        EntityUID,
+        Policy,
+        PolicySet,
+        Request,
+        Response,
+        Schema,
+        ValidationResult,
+        is_authorized,
+        validate,
+    )
+
+_HOMES = {
+    "Counterexample": "cedar_smt.analyzer",
+    "DiffResult": "cedar_smt.analyzer",
+    "EnvResult": "cedar_smt.analyzer",
+    "LintResult": "cedar_smt.analyzer",
+    "QueryResult": "cedar_smt.analyzer",
+    "Verdict": "cedar_smt.analyzer",
+    "check_always_allows": "cedar_smt.analyzer",
+    "check_always_allows_when": "cedar_smt.analyzer",
+    "check_always_denies": "cedar_smt.analyzer",
+    "check_always_matches": "cedar_smt.analyzer",
+    "check_disjoint": "cedar_smt.analyzer",
+    "check_equivalent": "cedar_smt.analyzer",
+    "check_explicit_permit": "cedar_smt.analyzer",
+    "check_forbid_overrides_permit": "cedar_smt.analyzer",
+    "check_implies": "cedar_smt.analyzer",
+    "check_matches_disjoint": "cedar_smt.analyzer",
+    "check_matches_equivalent": "cedar_smt.analyzer",
+    "check_matches_implies": "cedar_smt.analyzer",
+    "check_never_allows": "cedar_smt.analyzer",
+    "check_never_errors": "cedar_smt.analyzer",
+    "check_never_matches": "cedar_smt.analyzer",
+    "diff_policies": "cedar_smt.analyzer",
+    "lint_policies": "cedar_smt.analyzer",
+    "CedarError": "cedar_smt.core",
+    "Entities": "cedar_smt.core",
+    "Entity": "cedar_smt.core",
+    "EntityUID": "cedar_smt.core",
+    "Policy": "cedar_smt.core",
+    "PolicySet": "cedar_smt.core",
+    "Request": "cedar_smt.core",
+    "Response": "cedar_smt.core",
+    "Schema": "cedar_smt.core",
+    "ValidationResult": "cedar_smt.core",
+    "is_authorized": "cedar_smt.core",
+    "validate": "cedar_smt.core",
+}
 
 try:
     __version__ = version("cedar-smt")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'cedar_smt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "CedarError",

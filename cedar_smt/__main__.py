@@ -1,6 +1,6 @@
 """`python -m cedar_smt`: the `cedar-smt` command."""
 
-from cedar_smt.analyzer.cli import main
+from cedar_smt.launch import main
 
 if __name__ == "__main__":
-    main(prog_name="cedar-smt")
+    main()

@@ -34,6 +34,7 @@ from cedar_smt.core.ast import (
     assert_never,
 )
 from cedar_smt.core.entities import Entities
+from cedar_smt.core.errors import EvaluationError
 from cedar_smt.core.evaluator import (
     apply1,
     apply2,
@@ -140,9 +141,33 @@ def _compile_node(e: Expr) -> Compiled:
             named = [(k, compile_expr(x)) for k, x in fs]
             return lambda req, es: Record({k: c(req, es) for k, c in named})
         case Call(fn=fn, args=xs):
+            folded = _constant(e)
+            if folded is not None:
+                value = folded[0]
+                return lambda req, es: value
             cs = [compile_expr(x) for x in xs]
             return lambda req, es: call(fn, [c(req, es) for c in cs])
     assert_never(e)
+
+
+def _constant(e: Expr) -> tuple[Value] | None:
+    """The value of an extension call on literals (`ip("10.0.0.0/8")`, `decimal("1.5")`, and
+    calls on those), computed once; None when it reads the request or errors (the error is
+    then raised where the evaluator raises it: when, and only if, the call is evaluated)."""
+    if isinstance(e, Lit):
+        return (e.value,)
+    if not isinstance(e, Call):
+        return None
+    args = []
+    for x in e.args:
+        found = _constant(x)
+        if found is None:
+            return None
+        args.append(found[0])
+    try:
+        return (call(e.fn, args),)
+    except EvaluationError:
+        return None
 
 
 def _compile_binary(op: BinaryOp, ac: Compiled, b: Expr) -> Compiled:

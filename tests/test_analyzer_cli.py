@@ -217,6 +217,31 @@ def test_counterexamples_do_not_depend_on_the_hash_seed(generated: Path) -> None
     assert len(outs) == 1
 
 
+def test_an_environment_is_answered_alike_first_last_after_other_queries_and_afresh(
+    generated: Path,
+) -> None:
+    """The answer of each environment, byte for byte, does not depend on what the process did
+    before: the environments alone in the reverse order, after other queries in the same
+    process, and the whole command in a fresh process (where nothing ran before it)."""
+    files = {a: str(generated / a) for a in ("policies.cedar", "removed.cedar")}
+    args = ["equivalent", files["removed.cedar"], files["policies.cedar"]]
+    args += ["--schema", str(generated / "schema.cedarschema"), "--json"]
+    fresh = subprocess.run(
+        [sys.executable, "-m", "cedar_smt", *args], capture_output=True, text=True, check=False
+    )
+    assert fresh.returncode == 1, fresh.stderr
+    run("never-allows", files["policies.cedar"], *args[3:5], "--query", "principal.contractor")
+    code, whole, _ = run(*args)
+    assert code == 1
+    assert whole == fresh.stdout
+    envs = json.loads(whole)["environments"]
+    for env in reversed(envs):
+        only = ["--principal-type", env["principal_type"], "--action", env["action"]]
+        only += ["--resource-type", env["resource_type"]]
+        (alone,) = json.loads(run(*args, *only)[1])["environments"]
+        assert json.dumps(alone, indent=2) == json.dumps(env, indent=2)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -27,17 +27,10 @@ import pytest
 from click.testing import CliRunner
 
 from cedar_smt.analyzer.cli import main
-from cedar_smt.analyzer.cli.fleet import (
-    ANALYSES,
-    MAX_ATTEMPTS,
-    Answer,
-    Engine,
-    Item,
-    Piece,
-    Store,
-    analyses,
-    run_items,
-)
+from cedar_smt.analyzer.cli.engines import Engine
+from cedar_smt.analyzer.cli.fleet import MAX_ATTEMPTS, Item, run_items
+from cedar_smt.analyzer.cli.manifest import ANALYSES, Store
+from cedar_smt.analyzer.cli.pieces import Answer, Piece, analyses
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = 'principal.contractor && action == Action::"delete"'

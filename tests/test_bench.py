@@ -60,3 +60,24 @@ def test_hostile_inputs_are_timed_against_cedarpy(bench):
     rows = bench.hostile_table()
     assert rows[0][-1] == "cedar-smt / cedarpy"
     assert all(r[-1].endswith("x") for r in rows[1:])
+
+
+def test_access_bench_prints_every_row():
+    import subprocess
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "access.py"),
+            *("--policies", "40", "--principals", "6", "--plain-principals", "2"),
+            *("--big-entities", "400"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    who = [line for line in out.splitlines() if line.startswith("who-can view d1")]
+    assert len(who) == 2 and "entities" in who[1], out  # the second, in the bigger store
+    for row in ("grouped / triple by triple", "access review / cedarpy", "whole matrix"):
+        assert row in out, out
+    assert "target 60s" in out and "target 1s" in out

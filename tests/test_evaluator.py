@@ -151,6 +151,16 @@ CASES: list[tuple[str, str, str | ErrorKind]] = [
         'datetime("2024-01-02").durationSince(datetime("2024-01-01")).toHours()',
         "24",
     ),
+    # core/compiled.py computes calls on literals once: their errors stay where they are
+    ("a bad literal call not reached is no error", 'false && ip("1.2.3").isIpv4()', "false"),
+    ("a bad literal call in the branch not taken", 'if true then 1 else decimal("x")', "1"),
+    ("a bad literal call reached errors", 'true && ip("1.2.3").isIpv4()', E.EXTENSION_ERROR),
+    (
+        "a literal call nested in a literal call",
+        'ip("10.0.0.1").isInRange(ip("10.0.0.0/8"))',
+        "true",
+    ),
+    ("a literal call beside the request", 'context.s == "x" && ip("10.0.0.1").isIpv4()', "true"),
     ("toDate and toTime", 'datetime("2024-01-01T10:00:00Z").toTime() == duration("10h")', "true"),
     ("duration conversions truncate", 'duration("-1999ms").toSeconds()', "-1"),
 ]

@@ -13,16 +13,17 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from cedar_smt import analyzer
-from cedar_smt.analyzer.diff import diff_policies
+from cedar_smt.analyzer.diff import Bearing, Delta, diff_policies
 from cedar_smt.analyzer.lint import lint_policies
 from cedar_smt.core import CedarError, Policy, PolicySet, Schema
-from cedar_smt.core.validator import Validator
+from cedar_smt.core.typechecker import applies
+from cedar_smt.core.validator import Validator, request_environments
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -84,6 +85,56 @@ def store_sets(sizes: tuple[int, ...] = (12, 24)) -> Iterator[Sets]:
 CASES = [*generated_sets(40), *store_sets()]
 
 
+def edited_stores() -> Iterator[tuple[str, Sets]]:
+    """Small stores, each with another kind of edit: several grants moved, a removal, an
+    addition, forbids added and removed, a condition changed, and rules whose scopes overlap
+    every policy's."""
+    schema = Schema.from_str(stores.SCHEMA)
+    for n, seed in ((16, 3), (28, 5)):
+        store = stores.generate(n, seed=seed)
+        text = store.policies
+        grants = [i for i in store.permits if text[i].startswith("permit (principal == User")]
+        groups = [i for i in store.permits if text[i].startswith("permit (principal in Group")]
+        forbids = [i for i, p in enumerate(text) if p.startswith("forbid (principal ==")]
+        moved = list(text)
+        for i in grants[:3]:
+            moved[i] = moved[i].replace('User::"u', 'User::"x', 1)
+        edits = {
+            "moved": moved,
+            "removed": [p for i, p in enumerate(text) if i not in grants[1:3]],
+            "added": [
+                *text,
+                f'permit (principal == User::"u1", action, resource in Folder::"f{n}");',
+            ],
+            "forbid added": [
+                *text,
+                'forbid (principal == User::"u2", action == Action::"view", resource);',
+            ],
+            "forbid removed": [p for i, p in enumerate(text) if i not in forbids[:1]] or text[:-1],
+            "condition": [
+                p.replace(" when {", " when { context.mfa && ", 1) if i in groups[:1] else p
+                for i, p in enumerate(text)
+            ],
+            "attribute rule added": [
+                *text,
+                "permit (principal, action, resource) when { principal.level > 4 };",
+            ],
+            "attribute forbid changed": [
+                p.replace("{ principal.contractor }", "{ principal.level < 1 }", 1) for p in text
+            ],
+            "everything removed but two": text[:2] + [p for p in text if "u1" in p][:1],
+        }
+        for name, policies in edits.items():
+            other = PolicySet.from_str("\n\n".join([stores.TEMPLATE, *policies]))
+            other.link_json(store.links)
+            ps = PolicySet.from_str(store.text)
+            ps.link_json(store.links)
+            yield f"store{n} {name}", Sets(f"store{n}", schema, tuple(ps), tuple(other))
+
+
+EDITED = list(edited_stores())
+
+
 def verdicts(result: analyzer.QueryResult) -> list[tuple[str, str]]:
     return [(str(e.env), e.verdict.value) for e in result.environments]
 
@@ -133,7 +184,17 @@ def test_diff_finds_the_same_classes(sets: Sets) -> None:
     assert classes(fast) == classes(plain)
 
 
-@pytest.mark.parametrize("sets", CASES, ids=[s.name for s in CASES])
+# lint's replay of a forbid's models (which must meet a permit and no other forbid), on
+# stores with forbids and rules that overlap every policy
+LINTED = [
+    Sets(name, s.schema, s.other, s.policies)
+    for name, s in EDITED
+    if name.startswith("store16")
+    and name.endswith(("forbid added", "attribute rule added", "condition"))
+]
+
+
+@pytest.mark.parametrize("sets", CASES + LINTED, ids=[s.name for s in CASES + LINTED])
 def test_lint_finds_the_same(sets: Sets) -> None:
     fast = lint_policies(sets.policies, sets.schema, timeout=TIMEOUT)
     plain = lint_policies(sets.policies, sets.schema, timeout=TIMEOUT, plain=True)
@@ -144,3 +205,60 @@ def test_lint_finds_the_same(sets: Sets) -> None:
         (u.policy.id, u.check) for u in plain.undecided
     ]
     assert [f.witness is None for f in fast.findings] == [f.witness is None for f in plain.findings]
+
+
+# diff's search among the policies bearing on a change (analyzer/diff.py, `Bearing`), against
+# the plain search over every policy, on stores edited in several ways at once
+
+
+def env_results(result: analyzer.DiffResult) -> list[tuple[str, str, bool, str | None]]:
+    return [(str(e.env), e.verdict.value, e.complete, e.stopped_by) for e in result.environments]
+
+
+def complete(result: analyzer.DiffResult) -> analyzer.DiffResult:
+    return replace(result, environments=tuple(e for e in result.environments if e.complete))
+
+
+def explained(result: analyzer.DiffResult) -> list[tuple[str, str]]:
+    return sorted((str(env), c.explanation) for env, c in result.classes)
+
+
+@pytest.mark.parametrize("name,sets", EDITED, ids=[name for name, _ in EDITED])
+def test_diff_bearing_finds_the_same_classes(name: str, sets: Sets) -> None:
+    options = {"timeout": TIMEOUT, "max_classes": 16}
+    fast = diff_policies(sets.policies, sets.other, sets.schema, **options)
+    plain = diff_policies(sets.policies, sets.other, sets.schema, plain=True, **options)
+    assert env_results(fast) == env_results(plain)
+    # where the class limit stopped the search, which classes came first is the solver's
+    assert [len(e.classes) for e in fast.environments] == [
+        len(e.classes) for e in plain.environments
+    ]
+    assert classes(complete(fast)) == classes(complete(plain))
+    assert explained(complete(fast)) == explained(complete(plain))
+    assert fast.to_json()["result"] == plain.to_json()["result"]
+    assert [c.to_json() for c in fast.changes] == [c.to_json() for c in plain.changes]
+
+
+def test_diff_bearing_drops_policies() -> None:
+    """The search of a moved grant leaves out the policies naming other users, and that of
+    an environment no changed policy applies to compiles nothing."""
+    name, sets = EDITED[0]
+    assert name.endswith("moved")
+    old, new = sets.policies, sets.other
+    delta = Delta.of(old, new)
+    assert 0 < len(delta.old) == len(delta.new) < len(old)
+    envs = request_environments(sets.schema)
+    kept = [Bearing.of(delta, old, new, env, sets.schema) for env in envs]
+    assert any(b.changed for b in kept)
+    assert all(len(b.old) < len(old) for b in kept)
+    assert any(not b.changed and not b.old and not b.new for b in kept) or all(
+        b.changed for b in kept
+    )
+    # an attribute rule added overlaps every policy: nothing that applies is left out
+    name, sets = next((n, s) for n, s in EDITED if n.endswith("attribute rule added"))
+    delta = Delta.of(sets.policies, sets.other)
+    for env in envs:
+        bearing = Bearing.of(delta, sets.policies, sets.other, env, sets.schema)
+        if bearing.changed:
+            applying = [p for p in sets.policies if applies(p, env, sets.schema)]
+            assert list(bearing.old) == applying

@@ -7,6 +7,8 @@ block, so a circle cannot hide in a function-local import.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +149,15 @@ def test_nothing_imports_the_packages_by_their_folder_names() -> None:
         if mod.split(".")[0] in PACKAGES
     ]
     assert not bad, bad
+
+
+def test_the_concrete_side_loads_without_z3() -> None:
+    """A user who only authorizes (`cedar_smt.core`, or `cedar_smt.is_authorized`) does not
+    pay for loading the solver."""
+    probe = (
+        "import sys, cedar_smt.core; from cedar_smt import is_authorized, PolicySet; "
+        "print(sorted(m for m in sys.modules if m == 'z3' or m.startswith('cedar_smt.encoder')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"

@@ -270,3 +270,34 @@ def test_a_context_a_signal_interrupts_in_its_making_is_collected_quietly(
     del half_made
     gc.collect()
     assert unraisable == []
+
+
+# The command is loaded while the signal arrives: the import of its module sends it.
+SIGNAL_WHILE_LOADING = """
+import builtins, os, signal, sys
+real_import = builtins.__import__
+
+def importing(name, *args, **kwargs):
+    if name == "cedar_smt.analyzer.cli":
+        builtins.__import__ = real_import
+        os.kill(os.getpid(), signal.{name})
+    return real_import(name, *args, **kwargs)
+
+builtins.__import__ = importing
+sys.argv = ["cedar-smt", "--version"]
+from cedar_smt.launch import main
+main()
+"""
+
+
+@pytest.mark.parametrize("name,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_while_the_command_loads_stops_it_quietly(name: str, code: int) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_WHILE_LOADING.replace("{name}", name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stderr == f"interrupted by {name}\n"
+    assert done.stdout == ""

@@ -169,8 +169,11 @@ def who_can_command(
     (with --all). Exit 0, or 3 when some answer is unknown."""
     policies, schema, entities = _load(policies_path, schema_path, entities_path, template_links)
     action, resource = parse_action(action_text), _uid(resource_text, "--resource")
+    counter = AccessReview((), schema, entities)
+    counter.check_action(action)
+    counter.check_entity(resource, "resource")
     result: WhoCan = with_progress(
-        len(entities),
+        counter.count([action], resource=resource),
         "principals",
         lambda on_done: who_can(
             policies,
@@ -207,8 +210,10 @@ def what_can_command(
     Exit 0, or 3 when some answer is unknown."""
     policies, schema, entities = _load(policies_path, schema_path, entities_path, template_links)
     principal = _uid(principal_text, "--principal")
+    counter = AccessReview((), schema, entities)
+    counter.check_entity(principal, "principal")
     result: WhatCan = with_progress(
-        len(entities),
+        counter.count(principal=principal),
         "requests",
         lambda on_done: what_can(
             policies,

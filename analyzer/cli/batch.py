@@ -24,20 +24,15 @@ from cedar_smt.analyzer.cli.common import (
     reports_bad_input,
     with_progress,
 )
-from cedar_smt.analyzer.cli.fleet import (
+from cedar_smt.analyzer.cli.engines import Dask, Engine, InProcess, Processes
+from cedar_smt.analyzer.cli.fleet import Item, plan, run_items
+from cedar_smt.analyzer.cli.manifest import (
     Check,
-    Dask,
-    Engine,
     Fleet,
     FleetError,
-    InProcess,
-    Item,
-    Processes,
     parse_check,
-    plan,
     read_folder,
     read_manifest,
-    run_items,
 )
 from cedar_smt.analyzer.results import Interrupted
 from cedar_smt.analyzer.runner import usable_jobs

@@ -205,11 +205,29 @@ def with_progress(
     count: int, label: str, work: Callable[[Callable[[Any], None] | None], Any]
 ) -> Any:
     """Run `work(on_done)`, with a progress bar on stderr when it is a terminal and there are
-    many items."""
-    if count < PROGRESS_FROM or not sys.stderr.isatty():
+    many items. `work` calls `on_done` once per item of the `count`; the bar moves by a
+    thousandth at a time (a matrix of millions of requests would otherwise spend its time
+    drawing), and shows the last items done when the work ends."""
+    if count < PROGRESS_FROM or not _on_terminal():
         return work(None)
+    step = max(1, count // 1000)
+    pending = 0
+
+    def done(_: Any) -> None:
+        nonlocal pending
+        pending += 1
+        if pending >= step:
+            bar.update(pending)
+            pending = 0
+
     with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
-        return work(lambda _: bar.update(1))
+        result = work(done)
+        bar.update(pending)
+        return result
+
+
+def _on_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

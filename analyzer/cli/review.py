@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 
 import click
 
-from cedar_smt.analyzer.access import access_diff
-from cedar_smt.analyzer.cli.access import parse_action, render_access_diff
+from cedar_smt.analyzer.access import AccessReview, access_diff
+from cedar_smt.analyzer.cli.access import render_access_diff
 from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
@@ -38,7 +38,7 @@ from cedar_smt.analyzer.diff import MAX_CLASSES, DiffResult, PolicyRef, diff_pol
 from cedar_smt.analyzer.lint import LintResult, lint_policies
 from cedar_smt.analyzer.render import render_compare, render_diff, render_lint
 from cedar_smt.analyzer.results import Interrupted
-from cedar_smt.analyzer.runner import select_environments, timeout_ms
+from cedar_smt.analyzer.runner import matching_environments, select_environments, timeout_ms
 from cedar_smt.analyzer.sarif import compare_sarif, diff_sarif, lint_sarif
 from cedar_smt.core import Entities, Schema, request_environments
 from cedar_smt.core.policy import Policy
@@ -162,7 +162,15 @@ def diff(
     if entities_path is not None:
         if any_link:
             fail("diff --entities takes linked templates only: give --template-links")
-        _access_diff(old, new, schema, entities_path, action_filter, timeout, fmt)
+        _access_diff(
+            old,
+            new,
+            schema,
+            entities_path,
+            (principal_type, action_filter, resource_type),
+            timeout,
+            fmt,
+        )
     envs = select_environments(
         request_environments(schema), principal_type, action_filter, resource_type
     )
@@ -197,18 +205,22 @@ def _access_diff(
     new: list[Policy],
     schema: Schema,
     entities_path: str,
-    action: str | None,
+    filters: tuple[str | None, str | None, str | None],
     timeout: float | None,
     fmt: str,
 ) -> NoReturn:
-    """`diff --entities`: exit 0 when no access changes, 1 when some do, 3 when only changes
-    from or to unknown are found."""
+    """`diff --entities`, on the triples of the environments `filters` (principal type,
+    action, resource type) select: exit 0 when no access changes, 1 when some do, 3 when only
+    changes from or to unknown are found."""
     if fmt not in ("text", "json"):
         fail("diff --entities writes text or --json")
     entities = Entities.from_file(entities_path, schema)
-    actions = None if action is None else [parse_action(action)]
+    principal_type, action, resource_type = filters
+    envs = matching_environments(schema, principal_type, action, resource_type)
+    actions = sorted({e.action for e in envs}, key=lambda a: (a.type, a.id))
+    review = AccessReview((), schema, entities)  # to count the triples
     result = with_progress(
-        len(entities),
+        review.count(actions, principal_type=principal_type, resource_type=resource_type),
         "requests",
         lambda on_done: access_diff(
             old,
@@ -216,6 +228,8 @@ def _access_diff(
             schema,
             entities,
             actions=actions,
+            principal_type=principal_type,
+            resource_type=resource_type,
             timeout_ms=timeout_ms(timeout),
             on_done=on_done,
         ),

@@ -7,7 +7,9 @@ environment, a class of requests is identified by which old and which new polici
 satisfy: the solver finds a request whose decision differs, the witness is decoded and
 replayed through the concrete authorizer (which also gives the class), the class is blocked,
 and the search goes on until no changed request remains. Each class says why its decision
-changed, in a sentence.
+changed, in a sentence. The search ranges over the requests satisfying some changed policy,
+and over only the policies that can be satisfied with one (`Bearing` says why that finds the
+same classes).
 
 A search that cannot finish in an environment (more than `max_classes` classes, the solver
 gives up, an unsupported construct, a signal) says so there and in the summary, and is never

@@ -7,7 +7,9 @@ environment, a class of requests is identified by which old and which new polici
 satisfy: the solver finds a request whose decision differs, the witness is decoded and
 replayed through the concrete authorizer (which also gives the class), the class is blocked,
 and the search goes on until no changed request remains. Each class says why its decision
-changed, in a sentence.
+changed, in a sentence. The search ranges over the requests satisfying some changed policy,
+and over only the policies that can be satisfied with one (`Bearing` says why that finds the
+same classes).
 
 With `any_link`, templates are policies of the versions too, paired like the others (by
 `@id`, else identical text), and linked once for every link: a template and its other

@@ -523,6 +523,8 @@ class AccessReview:
                         )
                         yield g
                         continue
+                    if found[2] is not None:  # the shared witness, replayed on this triple too
+                        self._replay(p, a, r, found[2], _bits(true | residual))
                     yield Grant(p, a, r, *found)
 
     def _key(self, facts: Facts) -> tuple[int, tuple[tuple[int, int], ...]]:
@@ -558,7 +560,6 @@ class AccessReview:
         against the authorizer on every policy."""
         names = self.policies
         if answer.witness is not None:
-            request = Request(p, a, r, answer.witness)
             live = (
                 *facts.permits,
                 *facts.forbids,
@@ -566,13 +567,7 @@ class AccessReview:
                 *(i for i, _ in facts.residual_forbids),
                 *(i for i, _ in facts.irreducible),
             )
-            response = is_authorized(request, [names[i] for i in live], self.entities)
-            if not response.allowed:
-                raise InternalError(
-                    f"the witness context for {p}, {a}, {r} does not allow when replayed: "
-                    f"{to_json(answer.witness)} (reasons {sorted(response.reasons)}, errors "
-                    f"{response.errors})"
-                )
+            self._replay(p, a, r, answer.witness, live)
         if answer.access is Access.NEVER:
             deny = [self.names[i] for i, _ in facts.residual_forbids]
             return Grant(p, a, r, Access.NEVER, tuple(deny))
@@ -589,6 +584,20 @@ class AccessReview:
             answer.condition,
             answer.reason,
         )
+
+    def _replay(
+        self, p: EntityUID, a: EntityUID, r: EntityUID, witness: Record, live: Iterable[int]
+    ) -> None:
+        """Authorize the triple with the witness context through core's authorizer, on the
+        policies that may apply to it (`_checked` says why the others need not be run)."""
+        names = self.policies
+        response = is_authorized(Request(p, a, r, witness), [names[i] for i in live], self.entities)
+        if not response.allowed:
+            raise InternalError(
+                f"the witness context for {p}, {a}, {r} does not allow when replayed: "
+                f"{to_json(witness)} (reasons {sorted(response.reasons)}, errors "
+                f"{response.errors})"
+            )
 
     def _env(self, p: EntityUID, a: EntityUID, r: EntityUID) -> RequestEnv:
         for env in self._envs[a]:
@@ -900,3 +909,11 @@ __all__ = [
     "what_can",
     "who_can",
 ]
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """The indexes of the bits set in `mask`, lowest first."""
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        yield low.bit_length() - 1

@@ -807,3 +807,28 @@ def test_grouped_path_agrees_on_random_cases() -> None:
         _same_matrices(review, fresh, ours.policies)
         compared += 1
     assert compared >= 15, compared
+
+
+def test_every_witness_the_grouped_path_shows_is_replayed_on_its_own_triple(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A situation's witness is shown for each of its triples, so each is replayed there
+    (through core's authorizer), not only on the triple that found it."""
+    schema = Schema.from_str(GROUPED_SCHEMA)
+    policies = PolicySet.from_str(GROUPED_POLICIES)
+    entities = Entities.from_json(_grouped_entities(random.Random(0), 12, 10), schema)
+    replayed = []
+    real = AccessReview._replay
+
+    def counting(self: AccessReview, p: Any, a: Any, r: Any, *rest: Any) -> None:
+        replayed.append((p, a, r))
+        real(self, p, a, r, *rest)
+
+    monkeypatch.setattr(AccessReview, "_replay", counting)
+    shown = [
+        (g.principal, g.action, g.resource)
+        for g in AccessReview(policies, schema, entities).grants()
+        if g.witness is not None
+    ]
+    assert shown
+    assert set(shown) <= set(replayed)

@@ -55,43 +55,8 @@ if TYPE_CHECKING:
         validate,
     )
 
-_HOMES = {
-    "Counterexample": "cedar_smt.analyzer",
-    "DiffResult": "cedar_smt.analyzer",
-    "EnvResult": "cedar_smt.analyzer",
-    "LintResult": "cedar_smt.analyzer",
-    "QueryResult": "cedar_smt.analyzer",
-    "Verdict": "cedar_smt.analyzer",
-    "check_always_allows": "cedar_smt.analyzer",
-    "check_always_allows_when": "cedar_smt.analyzer",
-    "check_always_denies": "cedar_smt.analyzer",
-    "check_always_matches": "cedar_smt.analyzer",
-    "check_disjoint": "cedar_smt.analyzer",
-    "check_equivalent": "cedar_smt.analyzer",
-    "check_explicit_permit": "cedar_smt.analyzer",
-    "check_forbid_overrides_permit": "cedar_smt.analyzer",
-    "check_implies": "cedar_smt.analyzer",
-    "check_matches_disjoint": "cedar_smt.analyzer",
-    "check_matches_equivalent": "cedar_smt.analyzer",
-    "check_matches_implies": "cedar_smt.analyzer",
-    "check_never_allows": "cedar_smt.analyzer",
-    "check_never_errors": "cedar_smt.analyzer",
-    "check_never_matches": "cedar_smt.analyzer",
-    "diff_policies": "cedar_smt.analyzer",
-    "lint_policies": "cedar_smt.analyzer",
-    "CedarError": "cedar_smt.core",
-    "Entities": "cedar_smt.core",
-    "Entity": "cedar_smt.core",
-    "EntityUID": "cedar_smt.core",
-    "Policy": "cedar_smt.core",
-    "PolicySet": "cedar_smt.core",
-    "Request": "cedar_smt.core",
-    "Response": "cedar_smt.core",
-    "Schema": "cedar_smt.core",
-    "ValidationResult": "cedar_smt.core",
-    "is_authorized": "cedar_smt.core",
-    "validate": "cedar_smt.core",
-}
+# where each name of `__all__` lives: the concrete side first, so that its names load without Z3
+_HOMES = ("cedar_smt.core", "cedar_smt.analyzer")
 
 try:
     __version__ = version("cedar-smt")
@@ -100,16 +65,18 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'cedar_smt' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for home in _HOMES:
+            module = importlib.import_module(home)
+            if hasattr(module, name):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'cedar_smt' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

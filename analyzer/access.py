@@ -24,7 +24,7 @@ from cedar_smt.analyzer.results import AnalysisInputError, InternalError
 from cedar_smt.core.ast import Expr, UnaryApp, UnaryOp, to_source
 from cedar_smt.core.authorizer import decision_rule, is_authorized
 from cedar_smt.core.entities import Entities
-from cedar_smt.core.grounded import Facts, GroundedPolicies
+from cedar_smt.core.grounded import Facts, GroundedPolicies, set_bits
 from cedar_smt.core.policy import Condition, Effect, Policy, ScopeAny
 from cedar_smt.core.request import Request
 from cedar_smt.core.residual import Irreducible
@@ -339,10 +339,7 @@ def _said(
 ) -> tuple[tuple[int, int], ...]:
     """The residual policies of a triple, each with its expression's number, in order."""
     out = []
-    while residual:
-        low = residual & -residual
-        residual ^= low
-        i = low.bit_length() - 1
+    for i in set_bits(residual):
         found = row.get(i)
         if found is None:
             found = column.get(i)
@@ -524,7 +521,7 @@ class AccessReview:
                         yield g
                         continue
                     if found[2] is not None:  # the shared witness, replayed on this triple too
-                        self._replay(p, a, r, found[2], _bits(true | residual))
+                        self._replay(p, a, r, found[2], set_bits(true | residual))
                     yield Grant(p, a, r, *found)
 
     def _key(self, facts: Facts) -> tuple[int, tuple[tuple[int, int], ...]]:
@@ -877,14 +874,9 @@ def _names(review: AccessReview, bits: int) -> list[str]:
 
 def _live(review: AccessReview, p: EntityUID, a: EntityUID, r: EntityUID, bits: int) -> list[str]:
     """The policies of `bits` that are not false for the triple whatever the context."""
-    out = []
-    while bits:
-        low = bits & -bits
-        bits ^= low
-        i = low.bit_length() - 1
-        if review.grounded.outcome(i, p, a, r) is not False:
-            out.append(review.names[i])
-    return out
+    return [
+        review.names[i] for i in set_bits(bits) if review.grounded.outcome(i, p, a, r) is not False
+    ]
 
 
 def access_of(grants: Iterable[Grant]) -> dict[str, int]:
@@ -909,11 +901,3 @@ __all__ = [
     "what_can",
     "who_can",
 ]
-
-
-def _bits(mask: int) -> Iterator[int]:
-    """The indexes of the bits set in `mask`, lowest first."""
-    while mask:
-        low = mask & -mask
-        mask ^= low
-        yield low.bit_length() - 1

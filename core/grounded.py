@@ -18,7 +18,7 @@ whose conditions read both (`pair`): their outcomes are kept by what they read o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -62,6 +62,14 @@ _EMPTY = Record()
 # (True), for none (False: not satisfied, or an error), for the contexts where an expression
 # over `context` is true (Expr), or not reducible (Irreducible).
 Outcome: TypeAlias = "bool | Expr | Irreducible"
+
+
+def set_bits(mask: int) -> Iterator[int]:
+    """The indexes of the bits set in `mask` (policies, in a set of them), lowest first."""
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        yield low.bit_length() - 1
 
 
 class _ScopeIndex:
@@ -300,10 +308,7 @@ class GroundedPolicies:
         var = Var.PRINCIPAL if principal else Var.RESOURCE
         attrs = self.entities.attrs_or_empty(uid)
         held = uid in self.entities
-        while bits:
-            low = bits & -bits
-            bits ^= low
-            i = low.bit_length() - 1
+        for i in set_bits(bits):
             body = self._bodies[i]
             names = body.reads[var]
             if names is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cedarpy
@@ -29,7 +29,15 @@ from cedar_smt.core import CedarError, Policy, PolicySet, request_environments
 from cedar_smt.core.validator import Validator
 
 from .generators import Case
-from .sides import Mismatch, Outcome, Refused, cedar_answer, crash_text, load_ours
+from .sides import (
+    Mismatch,
+    Outcome,
+    Refused,
+    cedar_answer,
+    cedar_outcome,
+    crash_text,
+    load_ours,
+)
 
 
 def _validates(validator: Validator, policy: Policy) -> bool:
@@ -56,17 +64,30 @@ def check_any_link(case: Case, timeout: float = 10.0) -> Outcome:
         "resource_type": env.resource,
         "timeout": timeout,
     }
-    counts: Counter[str] = Counter()
-    mismatches: list[Mismatch] = []
+    probe = _Probe(case, ours.schema, statics, templates, links, options)
     try:
-        _always_denies(case, ours.schema, statics, templates, links, options, counts, mismatches)
-        _never_errors(case, ours.schema, templates, links, options, counts, mismatches)
-        _equivalent(case, ours.schema, statics, templates, links, options, counts, mismatches)
+        _always_denies(probe)
+        _never_errors(probe)
+        _equivalent(probe)
     except InternalError as err:
-        mismatches.append(Mismatch("any-link", f"internal error: {err}"[:3000]))
+        probe.mismatches.append(Mismatch("any-link", f"internal error: {err}"[:3000]))
     except Exception as err:
-        mismatches.append(Mismatch("crash", f"we crash: {crash_text(err)}"))
-    return Outcome("any-link", tuple(mismatches), counts=counts)
+        probe.mismatches.append(Mismatch("crash", f"we crash: {crash_text(err)}"))
+    return Outcome("any-link", tuple(probe.mismatches), counts=probe.counts)
+
+
+@dataclass
+class _Probe:
+    """A case's validating policies, the environment's options, and what the checks found."""
+
+    case: Case
+    schema: Any
+    statics: list[Policy]
+    templates: list[Policy]
+    links: list[Policy]
+    options: dict[str, Any]
+    counts: Counter[str] = field(default_factory=Counter)
+    mismatches: list[Mismatch] = field(default_factory=list)
 
 
 def _implied(
@@ -86,53 +107,34 @@ def _implied(
             mismatches.append(Mismatch("any-link", text))
 
 
-def _always_denies(
-    case: Case,
-    schema: Any,
-    statics: list[Policy],
-    templates: list[Policy],
-    links: list[Policy],
-    options: dict[str, Any],
-    counts: Counter[str],
-    mismatches: list[Mismatch],
-) -> None:
+def _always_denies(probe: _Probe) -> None:
+    statics, templates = probe.statics, probe.templates
+    schema, options = probe.schema, probe.options
     symbolic = analyzer.check_always_denies(
         [*statics, *templates], schema, any_link=True, **options
     )
-    concrete = analyzer.check_always_denies([*statics, *links], schema, **options)
-    _implied("always-denies", symbolic, concrete, counts, mismatches)
-    mismatches.extend(replay(case, symbolic, {"policies": (statics, templates)}, counts))
+    concrete = analyzer.check_always_denies([*statics, *probe.links], schema, **options)
+    _implied("always-denies", symbolic, concrete, probe.counts, probe.mismatches)
+    operands = {"policies": (statics, templates)}
+    probe.mismatches.extend(replay(probe.case, symbolic, operands, probe.counts))
 
 
-def _never_errors(
-    case: Case,
-    schema: Any,
-    templates: list[Policy],
-    links: list[Policy],
-    options: dict[str, Any],
-    counts: Counter[str],
-    mismatches: list[Mismatch],
-) -> None:
-    for t in templates:
-        symbolic = analyzer.check_never_errors(t, schema, any_link=True, **options)
-        for link in (p for p in links if p.template_id == t.id):
-            concrete = analyzer.check_never_errors(link, schema, **options)
+def _never_errors(probe: _Probe) -> None:
+    counts, mismatches = probe.counts, probe.mismatches
+    for t in probe.templates:
+        symbolic = analyzer.check_never_errors(t, probe.schema, any_link=True, **probe.options)
+        for link in (p for p in probe.links if p.template_id == t.id):
+            concrete = analyzer.check_never_errors(link, probe.schema, **probe.options)
             _implied("never-errors", symbolic, concrete, counts, mismatches)
-        mismatches.extend(replay(case, symbolic, {t.id: ([], [t])}, counts, policy_level=True))
+        operands = {t.id: ([], [t])}
+        mismatches.extend(replay(probe.case, symbolic, operands, counts, policy_level=True))
 
 
-def _equivalent(
-    case: Case,
-    schema: Any,
-    statics: list[Policy],
-    templates: list[Policy],
-    links: list[Policy],
-    options: dict[str, Any],
-    counts: Counter[str],
-    mismatches: list[Mismatch],
-) -> None:
+def _equivalent(probe: _Probe) -> None:
+    statics, templates = probe.statics, probe.templates
+    schema, options = probe.schema, probe.options
     try:
-        alt = PolicySet.from_str("\n".join(case.alt_policies))
+        alt = PolicySet.from_str("\n".join(probe.case.alt_policies))
     except CedarError:
         return
     validator = Validator(schema)
@@ -141,15 +143,15 @@ def _equivalent(
         [*statics, *templates], [*alt_statics, *templates], schema, any_link=True, **options
     )
     one = {}
-    for link in links:  # one concrete link of each template, shared by both sides
+    for link in probe.links:  # one concrete link of each template, shared by both sides
         one.setdefault(link.template_id, link)
     if len(one) == len(templates):
         concrete = analyzer.check_equivalent(
             [*statics, *one.values()], [*alt_statics, *one.values()], schema, **options
         )
-        _implied("equivalent", symbolic, concrete, counts, mismatches)
+        _implied("equivalent", symbolic, concrete, probe.counts, probe.mismatches)
     sides = {"first": (statics, templates), "second": (alt_statics, templates)}
-    mismatches.extend(replay(case, symbolic, sides, counts))
+    probe.mismatches.extend(replay(probe.case, symbolic, sides, probe.counts))
 
 
 def replay(
@@ -185,18 +187,7 @@ def replay(
             if links:
                 policies = policies.with_linked_batch(links)
             theirs = cedar_answer(cedarpy.is_authorized(request, policies, entities, case.schema))
-            if "refused" in theirs:
-                got = f"refused ({theirs['refused'][:300]})"
-            elif policy_level:
-                got = (
-                    "error"
-                    if theirs["errors"]
-                    else "satisfied"
-                    if theirs["reasons"]
-                    else "not satisfied"
-                )
-            else:
-                got = theirs["decision"]
+            got = cedar_outcome(theirs, policy_level)
             if got != claimed:
                 text = f"any-link counterexample: {label}: the analysis says {claimed}, cedar {got}"
                 detail = {"policies": texts, "links": links, "request": request}

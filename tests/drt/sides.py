@@ -176,6 +176,16 @@ def cedar_answer(result: Any) -> dict[str, Any]:
     return answer(result.decision.value.lower(), result.diagnostics.reasons, errors)
 
 
+def cedar_outcome(theirs: dict[str, Any], policy_level: bool) -> str:
+    """Cedar's answer (`cedar_answer`) as a counterexample's decision names it: the decision,
+    or for a question about one policy whether it errors or is satisfied."""
+    if "refused" in theirs:
+        return f"refused ({theirs['refused'][:300]})"
+    if not policy_level:
+        return str(theirs["decision"])
+    return "error" if theirs["errors"] else "satisfied" if theirs["reasons"] else "not satisfied"
+
+
 def our_answers(case: Case) -> list[dict[str, Any]]:
     """Our answer to each request; raises `Refused` when the whole case is refused."""
     ours = load_ours(case)

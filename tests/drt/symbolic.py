@@ -44,6 +44,7 @@ from .sides import (
     Refused,
     cedar_answer,
     cedar_answers,
+    cedar_outcome,
     cedar_policies,
     crash_text,
     load_ours,
@@ -260,18 +261,7 @@ def replay_counterexample(
         claimed = cx.decisions.get(label)
         result = cedarpy.is_authorized(request, cedar_policies(text, links), entities, case.schema)
         theirs = cedar_answer(result)
-        if "refused" in theirs:
-            got = f"refused ({theirs['refused'][:300]})"
-        elif query == "never-errors":
-            got = (
-                "error"
-                if theirs["errors"]
-                else "satisfied"
-                if theirs["reasons"]
-                else "not satisfied"
-            )
-        else:
-            got = theirs["decision"]
+        got = cedar_outcome(theirs, policy_level=query == "never-errors")
         if got != claimed:
             out.append(
                 Mismatch(

@@ -453,21 +453,28 @@ def _check_fidelity(
     return seen
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_generated_stores(seed: int) -> None:
-    store = stores.generate(24, seed)
+def _small_store(
+    size: int, seed: int, kept: int
+) -> tuple[Schema, PolicySet, Entities, random.Random]:
+    """A generated store of `size` policies whose entities are its groups and folders and
+    `kept` users and documents drawn with the returned generator, so that every triple can be
+    checked (owners left out stay as references to entities the store does not hold)."""
+    store = stores.generate(size, seed)
     schema = Schema.from_str(stores.SCHEMA)
     policies = PolicySet.from_str(store.text)
     policies.link_json(store.links)
-    # a smaller store than the generator's, so that every triple is checked
     rng = random.Random(seed)
     entities_json = stores.entities(store)
     keep = {e["uid"]["id"] for e in entities_json if e["uid"]["type"] in ("Group", "Folder")}
-    keep |= {f"u{i}" for i in rng.sample(range(store.users), 8)}
-    keep |= {f"d{i}" for i in rng.sample(range(store.documents), 8)}
-    entities_json = [e for e in entities_json if e["uid"]["id"] in keep]
-    # owners left out of the smaller store stay as references to entities it does not hold
-    entities = Entities.from_json(entities_json, schema)
+    keep |= {f"u{i}" for i in rng.sample(range(store.users), kept)}
+    keep |= {f"d{i}" for i in rng.sample(range(store.documents), kept)}
+    entities = Entities.from_json([e for e in entities_json if e["uid"]["id"] in keep], schema)
+    return schema, policies, entities, rng
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_stores(seed: int) -> None:
+    schema, policies, entities, rng = _small_store(24, seed, 8)
     review = AccessReview(policies, schema, entities)
     seen = _check_fidelity(review, policies, rng, contexts=4, plain_sample=6)
     assert seen[Access.SOMETIMES] and seen[Access.NEVER]
@@ -772,16 +779,7 @@ def test_grouped_path_agrees_with_plain_path(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_grouped_path_agrees_on_generated_stores(seed: int) -> None:
-    store = stores.generate(60, seed)
-    schema = Schema.from_str(stores.SCHEMA)
-    policies = PolicySet.from_str(store.text)
-    policies.link_json(store.links)
-    rng = random.Random(seed)
-    entities_json = stores.entities(store)
-    keep = {e["uid"]["id"] for e in entities_json if e["uid"]["type"] in ("Group", "Folder")}
-    keep |= {f"u{i}" for i in rng.sample(range(store.users), 20)}
-    keep |= {f"d{i}" for i in rng.sample(range(store.documents), 20)}
-    entities = Entities.from_json([e for e in entities_json if e["uid"]["id"] in keep], schema)
+    schema, policies, entities, _ = _small_store(60, seed, 20)
     seen = _same_matrices(
         AccessReview(policies, schema, entities), AccessReview(policies, schema, entities), policies
     )

@@ -342,6 +342,22 @@ def test_an_interrupted_run_reports_and_records_what_it_ran(tmp_path: Path) -> N
     assert f"authorization: {line['cases']} cases".encode() in out
 
 
+def test_the_runner_records_no_run_of_code_from_another_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cedar_smt.core
+
+    elsewhere = tmp_path / "other-worktree" / "core" / "__init__.py"
+    monkeypatch.setattr(cedar_smt.core, "__file__", str(elsewhere))
+    ledger = tmp_path / "runs.jsonl"
+    args = ["--check", "a", "--cases", "1", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(run_main, [*args, "--ledger", str(ledger)])
+    assert result.exit_code == 2
+    assert f"cedar_smt.core is imported from {elsewhere.parent}" in result.output
+    assert "master seed" not in result.output and not ledger.exists()
+    assert CliRunner().invoke(run_main, args).exit_code == 0  # without a ledger it just runs
+
+
 def test_the_runner_needs_a_number_of_cases_or_a_time() -> None:
     result = CliRunner().invoke(run_main, ["--check", "a"])
     assert result.exit_code == 2

@@ -34,6 +34,8 @@ from typing import Any
 
 import click
 
+import cedar_smt.core
+
 from .checks import CASES, CHECKS, NAMES, crash_text
 from .generators import case_seed
 from .repro import make_repro, save
@@ -259,6 +261,7 @@ def main(
     if cases is None and minutes is None:
         raise click.UsageError("give --cases, --minutes or both (whichever ends first)")
     if ledger is not None:  # found unwritable now, not after hours of running
+        _same_checkout()
         try:
             ledger.open("a").close()
         except OSError as err:
@@ -313,8 +316,25 @@ def _ledger_line(
     }
 
 
+def _same_checkout() -> None:
+    """Refuses a ledger line about code the run does not test: a run started in one worktree
+    while `cedar_smt` is installed from another would name this checkout's commit."""
+    here = Path(__file__).resolve().parents[2]
+    tested = Path(cedar_smt.core.__file__).resolve().parent
+    if not tested.is_relative_to(here):
+        refused = click.ClickException(
+            f"the checks are in {here} but cedar_smt.core is imported from {tested}: "
+            "install this checkout (pip install -e .) or run the checks of the installed one"
+        )
+        refused.exit_code = 2  # a setting to correct, as for the other refusals before running
+        raise refused
+
+
 def _commit() -> str:
-    """The commit the run's code is at, so that a ledger line names the generators it used."""
+    """The commit the run's code is at, so that a ledger line names the generators it used.
+
+    The checks and the cedar-smt they test must come from one checkout (see `_same_checkout`).
+    """
     try:
         found = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

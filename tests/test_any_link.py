@@ -393,3 +393,32 @@ def test_the_readme_transcript_is_what_the_cli_prints(monkeypatch: pytest.Monkey
         assert shown[-1] == printed[-1]
         for line in shown[:-1]:
             assert line == "..." or line in printed, line
+
+
+def test_prove_invariants_over_every_link(tmp_path: Path) -> None:
+    """Under a rule that lets permits win, a forbid template breaks "forbid overrides permit"
+    only for some link: found with --any-link, the link named and replayed."""
+    (tmp_path / "rules.py").write_text(
+        "def permits_win(permits, forbids, logic):\n    return logic.any(permits)\n"
+    )
+    path = tmp_path / "p.cedar"
+    path.write_text(
+        '@id("readers")\npermit (principal, action == Action::"view", resource);\n'
+        '@id("blocked")\nforbid (principal == ?principal, action, resource in ?resource);\n'
+    )
+    args = ("prove-invariants", str(path), *S, "--rule", f"{tmp_path / 'rules.py'}:permits_win")
+    code, out, err = run(*args, "--json")
+    assert code == 1, err
+    explicit, overrides = json.loads(out)["policies"]
+    assert explicit["result"] == "holds" and overrides["result"] == "holds"  # no forbid at all
+    code, out, err = run(*args, "--json", "--any-link")
+    explicit, overrides = json.loads(out)["policies"]
+    assert explicit["result"] == "holds" and overrides["result"] == "refuted"
+    refuted = [e for e in overrides["environments"] if e["result"] == "refuted"]
+    assert {e["action"] for e in refuted} == {'Action::"view"'}
+    for env in refuted:
+        (link,) = env["counterexample"]["links"]
+        assert link["templateId"] == "policy1" and link["newId"] == "blocked/link"
+    code, out, _ = run(*args, "--any-link")
+    assert code == 1
+    assert "links:     policy1 as blocked/link: ?principal = User::" in out

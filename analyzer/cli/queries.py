@@ -14,6 +14,7 @@ from cedar_smt.analyzer.cli.common import (
     EXIT_REFUTED,
     EXIT_UNKNOWN,
     analysis_options,
+    any_link_option,
     assumption_options,
     check_summary_file,
     chosen_format,
@@ -317,6 +318,7 @@ _sets_command("disjoint", checks.check_disjoint, "Prove no request is allowed by
 @jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--template-links", type=click.Path(dir_okay=False), help="Cedar template-link JSON.")
+@any_link_option
 @reports_bad_input
 def prove_invariants(
     policies_path: str | None,
@@ -325,6 +327,7 @@ def prove_invariants(
     max_policies: int,
     as_json: bool,
     template_links: str | None,
+    any_link: bool,
     assume: tuple[str, ...],
     assume_files: tuple[str, ...],
     **filters: Any,
@@ -354,11 +357,12 @@ def prove_invariants(
             filters["timeout"],
             filters["jobs"],
         )
-        policies = load_policies(policies_path, template_links)
+        policies = load_policies(policies_path, template_links, note_templates=not any_link)
         kwargs = {
             k: options[k] for k in ("principal_type", "action", "resource_type", "timeout", "jobs")
         }
         kwargs["assumptions"] = assumptions
+        kwargs["any_link"] = any_link
         try:
             for check in (checks.check_explicit_permit, checks.check_forbid_overrides_permit):
                 set_results.append(

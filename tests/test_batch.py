@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -379,3 +380,31 @@ def test_a_piece_that_kills_its_worker_every_time_is_marked() -> None:
     assert record["result"] == "error" and record["exit"] is None
     assert record["error"] == f"the worker process running it died, {MAX_ATTEMPTS} times"
     assert engine.restarts >= MAX_ATTEMPTS
+
+
+def test_a_check_over_every_link_of_the_templates(tmp_path: Path) -> None:
+    """`--any-link` passes to the check: the unsafe sharing template of examples/templates
+    lets someone delete another's document for some link, which only that mode finds."""
+    examples = ROOT / "examples" / "templates"
+    for name in ("share-folder", "share-folder-unsafe"):
+        (tmp_path / "fleet" / name).mkdir(parents=True)
+        shutil.copy(examples / f"{name}.cedar", tmp_path / "fleet" / name / "policies.cedar")
+        shutil.copy(examples / "schema.cedarschema", tmp_path / "fleet" / name)
+    query = 'action == Action::"delete" && !(resource is Document && resource.owner == principal)'
+    results = {}
+    for mode in ([], ["--any-link"]):
+        out = tmp_path / f"results{len(mode)}.jsonl"
+        check = ["never-allows", "--query", query, *mode]
+        run("batch", str(tmp_path / "fleet"), "--out", str(out), "--check", shlex.join(check))
+        results[len(mode)] = {k[0]: r for k, r in records(out).items()}
+    assert {k: r["result"] for k, r in results[0].items()} == {
+        "share-folder": "holds",
+        "share-folder-unsafe": "holds",  # the template is left out without a link
+    }
+    assert {k: r["result"] for k, r in results[1].items()} == {
+        "share-folder": "holds",
+        "share-folder-unsafe": "refuted",
+    }
+    refuted = results[1]["share-folder-unsafe"]["output"]["environments"]
+    links = [e["counterexample"]["links"] for e in refuted if e["result"] == "refuted"]
+    assert links and all(ls[0]["newId"] == "share-folder/link" for ls in links)

@@ -8,6 +8,12 @@ one-policy edit, `lint`, `never-allows` with a custom query, and `never-errors` 
 policy; whole-command time, time per request environment, peak memory, and how much each
 grows per 10× policies. Every answer is checked (a refactoring must be proved equivalent, a
 removal proved to imply, the edit found as a change...), so a fast wrong answer fails the run.
+
+    python bench/scale.py --links 10000 --limit 600
+
+times a store made mostly of links of one sharing template (`stores.py --links`: that many
+links beside about 300 policies of the other shapes): `equivalent` of a reordering of its
+policies and links, `diff` of one link moved to another folder, and `lint`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,14 @@ TARGETS = {
     (10000, "implies"): 120.0,
     (10000, "diff"): 120.0,
 }
+
+# linked policies at scale (issue 18): seconds by (links, query), whole command
+LINK_TARGETS = {
+    (10000, "equivalent"): 20.0,
+    (10000, "diff"): 20.0,
+    (10000, "lint"): 120.0,
+}
+LINKED_STATIC = 400  # policies of the other shapes generated beside the links (~300 static)
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,58 @@ def tasks(d: Path, schema_args: list[str]) -> list[Task]:
     ]
 
 
+def linked_tasks(d: Path, schema_args: list[str]) -> list[Task]:
+    s = [*schema_args, "--json"]
+    return [
+        Task(
+            "equivalent (links and policies reordered)",
+            cli("equivalent", d / "policies.json", d / "reordered.json", *s),
+            0,
+            8,
+        ),
+        Task("diff (one link moved)", cli("diff", d / "policies.json", d / "moved.json", *s), 1, 8),
+        Task(
+            "lint",
+            cli("lint", d / "policies.cedar", *s, "--template-links", d / "links.json"),
+            1,
+            8,
+        ),
+    ]
+
+
+def linked_table(
+    sizes: Sequence[int], limit: float, seed: int = 1, only: Sequence[str] = ()
+) -> list[list[str]]:
+    """The table for stores of `sizes` links of one template (beside ~300 other policies)."""
+    rows = [["links", "query", "seconds", "CPU seconds", "peak MB", "of target"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            d = Path(tmp) / f"links{n}"
+            stores.write(stores.generate(LINKED_STATIC, seed, links=n), d)
+            for task in linked_tasks(d, ["--schema", str(d / "schema.cedarschema")]):
+                query = task.name.split()[0]
+                if only and query not in only:
+                    continue
+                m = measure(task.args, limit)
+                if m.seconds is not None and m.exit != task.expect:
+                    raise SystemExit(
+                        f"{task.name} at {n} links: exit {m.exit}, expected {task.expect}\n"
+                        f"{m.output[-2000:]}"
+                    )
+                rows.append(
+                    [
+                        f"{n:,}",
+                        task.name,
+                        f"{m.seconds:.1f}" if m.seconds is not None else f"> {limit:g}",
+                        f"{m.cpu_seconds:.1f}",
+                        f"{m.peak_mb:,.0f}",
+                        _of_target(n, task.name, m.seconds, limit, LINK_TARGETS),
+                    ]
+                )
+                print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
 def scale_table(
     sizes: Sequence[int],
     limit: float,
@@ -193,9 +259,15 @@ def scale_table(
     return rows
 
 
-def _of_target(n: int, name: str, seconds: float | None, limit: float) -> str:
+def _of_target(
+    n: int,
+    name: str,
+    seconds: float | None,
+    limit: float,
+    targets: dict[tuple[int, str], float] = TARGETS,
+) -> str:
     """The time as a share of the issue's target (`0.4× of 10 s`), if there is one."""
-    target = TARGETS.get((n, name.split()[0]))
+    target = targets.get((n, name.split()[0]))
     if target is None:
         return ""
     if seconds is None:
@@ -206,6 +278,13 @@ def _of_target(n: int, name: str, seconds: float | None, limit: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument(
+        "--links",
+        type=int,
+        nargs="+",
+        default=[],
+        help="time stores of this many template links instead (see stores.py --links)",
+    )
     parser.add_argument("--limit", type=float, default=600, help="seconds per command")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -213,7 +292,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"seed {args.seed}", flush=True)
-    print(json.dumps(scale_table(args.sizes, args.limit, args.seed, args.only)))
+    if args.links:
+        print(json.dumps(linked_table(args.links, args.limit, args.seed, args.only)))
+    else:
+        print(json.dumps(scale_table(args.sizes, args.limit, args.seed, args.only)))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,15 @@ conditions, attribute (ABAC) rules and conditional forbids.
 writes `schema.cedarschema`, `policies.cedar`, `links.json`, `entities.json` and the variants
 the benchmarks compare (`reordered.cedar`, `removed.cedar`, `edited.cedar`). The seed is
 printed; a store depends only on its size and seed.
+
+    python bench/stores.py --links 10000 --policies 300 --out /tmp/links10000
+
+writes a store where most policies are links of one sharing template (a Verified
+Permissions-style store): `--links` links of it over the users and the folder tree, beside
+about `--policies` policies of the other shapes. Its variants are whole policy sets in Cedar's
+JSON policy format (links cannot be reordered in Cedar text): `policies.json` (the store),
+`reordered.json` (its static policies and its links in another order) and `moved.json` (one
+link's folder moved to another).
 """
 
 from __future__ import annotations
@@ -45,6 +54,15 @@ TEMPLATE = """\
 @id("share-folder")
 permit (principal == ?principal, action in Action::"readActions", resource in ?resource);"""
 
+# the template of a store made mostly of links: a condition, so each link is more than a scope
+SHARE_TEMPLATE = """\
+@id("share-folder")
+permit (
+  principal == ?principal,
+  action in [Action::"view", Action::"comment", Action::"edit"],
+  resource in ?resource
+) when { context.mfa || !principal.contractor };"""
+
 ACTIONS = ["view", "comment", "edit", "delete", "share"]
 GROUPS_OF_ACTIONS = ["readActions", "writeActions"]
 
@@ -64,10 +82,11 @@ class Store:
     folder_parent: dict[int, int | None] = field(default_factory=dict)
     group_parent: dict[int, int | None] = field(default_factory=dict)
     permits: list[int] = field(default_factory=list)  # indexes of removable grants
+    template: str = TEMPLATE
 
     @property
     def text(self) -> str:
-        return "\n\n".join([TEMPLATE, *self.policies]) + "\n"
+        return "\n\n".join([self.template, *self.policies]) + "\n"
 
 
 def _pick(rng: random.Random, n: int) -> int:
@@ -76,14 +95,19 @@ def _pick(rng: random.Random, n: int) -> int:
     return min(int(rng.paretovariate(1.2)) - 1, n - 1) if rng.random() < 0.5 else rng.randrange(n)
 
 
-def generate(policies: int, seed: int = 1, entities: int | None = None) -> Store:
+def generate(
+    policies: int, seed: int = 1, entities: int | None = None, links: int = 0
+) -> Store:
     """A store with about `policies` policies and links (the template counts once); with
     `entities`, the users, groups, folders and documents scaled to about that many in all
-    (by default they grow with the policies: 2,300 entities for 1,000 policies)."""
+    (by default they grow with the policies: 2,300 entities for 1,000 policies); with `links`,
+    that many more links of a conditional sharing template, over as many users as a quarter of
+    them and as many folders as a twentieth (each user shares a few folders, and a few folders
+    are shared with many)."""
     rng = random.Random(seed)
-    users = max(20, policies)
+    users = max(20, policies, links // 4)
     groups = max(5, policies // 20)
-    folders = max(10, policies // 4)
+    folders = max(10, policies // 4, links // 20)
     documents = max(20, policies)
     if entities is not None:
         scale = entities / (users + groups + folders + documents)
@@ -91,6 +115,8 @@ def generate(policies: int, seed: int = 1, entities: int | None = None) -> Store
             max(1, round(n * scale)) for n in (users, groups, folders, documents)
         )
     store = Store(seed, users, groups, folders, documents)
+    if links:
+        store.template = SHARE_TEMPLATE
     # hierarchies: groups three levels deep, folders up to six
     for g in range(groups):
         store.group_parent[g] = None if g < 3 else rng.randrange(max(1, g // 3), g)
@@ -201,7 +227,24 @@ def generate(policies: int, seed: int = 1, entities: int | None = None) -> Store
                 f'permit (principal, action == Action::"view", '
                 f"resource is Document in {folder()}) when {{ {cond} }};"
             )
+    shared = {(v["?principal"]["id"], v["?resource"]["id"]) for v in _values(store.links)}
+    while links and len(store.policies) + len(store.links) < target + links:
+        u, f = _uid(user()), _uid(folder())
+        if (u["id"], f["id"]) in shared:
+            continue
+        shared.add((u["id"], f["id"]))
+        store.links.append(
+            {
+                "templateId": "share-folder",
+                "newId": f"share{len(store.links)}",
+                "values": {"?principal": u, "?resource": f},
+            }
+        )
     return store
+
+
+def _values(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [link["values"] for link in links]
 
 
 def _uid(text: str) -> dict[str, str]:
@@ -280,10 +323,48 @@ def variants(store: Store) -> dict[str, str]:
     # the new one gains it (in a store where no group or attribute rule grants it already)
     edited[target] = edited[target].replace(name.group(0), f'User::"u{store.users}"', 1)
     return {
-        "reordered.cedar": "\n\n".join([TEMPLATE, *shuffled]) + "\n",
-        "removed.cedar": "\n\n".join([TEMPLATE, *removed]) + "\n",
-        "edited.cedar": "\n\n".join([TEMPLATE, *edited]) + "\n",
+        "reordered.cedar": "\n\n".join([store.template, *shuffled]) + "\n",
+        "removed.cedar": "\n\n".join([store.template, *removed]) + "\n",
+        "edited.cedar": "\n\n".join([store.template, *edited]) + "\n",
     }
+
+
+def linked_variants(store: Store) -> dict[str, str]:
+    """The versions of a store of links, as policy sets in Cedar's JSON policy format: the
+    store itself, its static policies and links shuffled, and one link moved to a folder the
+    same user was not shared before."""
+    from cedar_smt.core import PolicySet
+
+    rng = random.Random(store.seed + 3)
+
+    def policy_set(policies: list[str], links: list[dict[str, Any]]) -> str:
+        ps = PolicySet.from_str("\n\n".join([store.template, *policies]) + "\n")
+        ps.link_json(links)
+        return json.dumps(ps.to_json(), indent=1) + "\n"
+
+    shuffled_links = rng.sample(store.links, len(store.links))
+    # the static policies keep their ids (Cedar text names them by place), so reordered
+    # versions are compared policy by policy as well as decision by decision
+    moved = [json.loads(json.dumps(link)) for link in store.links]
+    link = moved[len(moved) // 2]
+    user = link["values"]["?principal"]["id"]
+    taken = {v["?resource"]["id"] for v in _values(moved) if v["?principal"]["id"] == user}
+    free = [f"f{i}" for i in range(store.folders) if f"f{i}" not in taken]
+    link["values"]["?resource"] = {"type": "Folder", "id": rng.choice(free)}
+    return {
+        "policies.json": policy_set(store.policies, store.links),
+        "reordered.json": _reordered(policy_set(store.policies, shuffled_links), rng),
+        "moved.json": policy_set(store.policies, moved),
+    }
+
+
+def _reordered(text: str, rng: random.Random) -> str:
+    """A JSON policy set with its static policies in another order (ids kept)."""
+    data = json.loads(text)
+    items = list(data["staticPolicies"].items())
+    rng.shuffle(items)
+    data["staticPolicies"] = dict(items)
+    return json.dumps(data, indent=1) + "\n"
 
 
 def write(store: Store, out: Path) -> None:
@@ -294,16 +375,22 @@ def write(store: Store, out: Path) -> None:
     (out / "entities.json").write_text(json.dumps(entities(store)) + "\n")
     for name, text in variants(store).items():
         (out / name).write_text(text)
+    if store.template != TEMPLATE:
+        for name, text in linked_variants(store).items():
+            (out / name).write_text(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policies", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--links", type=int, default=0, help="links of a sharing template, beside the policies"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     print(f"seed {args.seed}", flush=True)
-    store = generate(args.policies, args.seed)
+    store = generate(args.policies, args.seed, links=args.links)
     write(store, args.out)
     print(
         f"{len(store.policies) + 1} policies and {len(store.links)} template links, "

@@ -116,6 +116,73 @@ def scope_expr(var: Var, c: ScopeConstraint) -> Expr:
     raise AssertionError(f"unhandled scope constraint {c!r}")
 
 
+class Key:
+    """A hashable value whose hash is computed once: policies' parts hash their whole
+    expressions, and a large set looks its policies up many times."""
+
+    __slots__ = ("_hash", "value")
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        self._hash = hash(value)
+
+    def __reduce__(self) -> tuple[type[Key], tuple[object]]:
+        return (Key, (self.value,))  # hashed again: another process hashes strings otherwise
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Key)
+            and self._hash == other._hash
+            and (self.value is other.value or self.value == other.value)
+        )
+
+
+def _named(c: ScopeConstraint) -> EntityUID | None:
+    e = getattr(c, "entity", None)
+    return e if isinstance(e, EntityUID) else None
+
+
+def _abstract(c: ScopeConstraint) -> object:
+    uid = _named(c)
+    return c if uid is None else (type(c), getattr(c, "entity_type", None), uid.type)
+
+
+Shape: TypeAlias = "tuple[tuple[object, ...], tuple[EntityUID | None, EntityUID | None]]"
+
+
+def policy_shape(policy: Policy) -> Shape | None:
+    """What the policy says once the entities its principal and resource scopes name are taken
+    out (their types stay), and those entities (None where a scope names none); None when
+    neither does. The links of one template share a shape, and so do grants that differ only
+    in whom and what they name."""
+    named = (_named(policy.principal), _named(policy.resource))
+    if named == (None, None):
+        return None
+    key = (
+        _abstract(policy.principal),
+        policy.action,
+        _abstract(policy.resource),
+        policy.conditions,
+    )
+    return key, named
+
+
+def with_scope_entities(
+    policy: Policy, principal: EntityUID | None, resource: EntityUID | None
+) -> Policy:
+    """The policy with other entities in its principal and resource scopes (None: as is)."""
+
+    def put(c: ScopeConstraint, uid: EntityUID | None) -> ScopeConstraint:
+        return c if uid is None else replace(c, entity=uid)  # type: ignore[call-arg]
+
+    return replace(
+        policy, principal=put(policy.principal, principal), resource=put(policy.resource, resource)
+    )
+
+
 @dataclass(frozen=True)
 class Policy:
     """One policy (or template, when a scope mentions a slot)."""
@@ -149,6 +216,18 @@ class Policy:
         resource = And(scope_expr(Var.RESOURCE, self.resource), body)
         action = And(scope_expr(Var.ACTION, self.action), resource)
         return And(scope_expr(Var.PRINCIPAL, self.principal), action)
+
+    @cached_property
+    def content(self) -> Key:
+        """What the policy says, apart from its id, effect, annotations and place (its
+        expression is this and nothing else), as a key hashed once."""
+        return Key((self.principal, self.action, self.resource, self.conditions))
+
+    @cached_property
+    def shape(self) -> tuple[Key, tuple[EntityUID | None, EntityUID | None]] | None:
+        """`policy_shape`, its key hashed once."""
+        found = policy_shape(self)
+        return None if found is None else (Key(found[0]), found[1])
 
     @property
     def annotation_map(self) -> dict[str, str | None]:

@@ -192,6 +192,17 @@ class Schema:
         """The entity types whose entities an entity of type `name` may be in, transitively."""
         return self._entity_type_ancestors.get(name, frozenset())
 
+    def interchangeable(self, entity_type: str) -> bool:
+        """Whether every entity of the type is alike to the validator and the encoder: a
+        declared entity type, not enumerated, not an action type (their ids are checked and
+        their literals fold)."""
+        decl = self.entity_types.get(entity_type)
+        return (
+            decl is not None
+            and decl.enum is None
+            and not any(a.type == entity_type for a in self.actions)
+        )
+
     def invalid_enum_uid(self, value: Any) -> EntityUID | None:
         """The first entity in `value` (an entity, or a value holding some) whose type is
         enumerated but whose id is not one of the enum's, if there is one."""

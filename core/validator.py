@@ -86,15 +86,35 @@ class Validator:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        self._clean: set[object] = set()  # policy shapes a policy of which has no error
 
     @cached_property
     def environments(self) -> list[RequestEnv]:
         return request_environments(self.schema)
 
-    @room_for_depth()
     def policy_errors(self, policy: Policy) -> list[ValidationError]:
         """Every error in the policy, as Cedar finds them (one mistake does not hide another),
-        each once however many environments it occurs in, in the order of their places."""
+        each once however many environments it occurs in, in the order of their places.
+
+        Policies of one shape (core/policy.py `policy_shape`: the links of a template, grants
+        that differ only in the entities they name) whose named entities are of types whose
+        entities are all alike to the typechecker have the same errors up to those entities:
+        once one of them has none, the others are not checked again."""
+        found = policy.shape
+        key = None
+        if found is not None and all(
+            uid is None or self.schema.interchangeable(uid.type) for uid in found[1]
+        ):
+            key = found[0]
+            if key in self._clean:
+                return []
+        errors = self._policy_errors(policy)
+        if key is not None and not errors:
+            self._clean.add(key)
+        return errors
+
+    @room_for_depth()
+    def _policy_errors(self, policy: Policy) -> list[ValidationError]:
 
         def error(message: str, loc: Loc | None, code: str = "typecheck") -> ValidationError:
             return ValidationError(

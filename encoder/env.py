@@ -102,6 +102,7 @@ class SymEnv:
         self.context = z3.Const("context", universe.record(env.context).sort)
         self.notes = Notes()  # everything compiled in this environment
         self._recording: list[Notes] = []  # and what the compilations under way record
+        self._apart: list[int] = []  # where recordings apart from the environment's begin
         self.used: set[str] = set()  # the store functions the formulas apply
         # each application built once: the hierarchy assumptions ask for the same ones often
         self._applied: dict[
@@ -124,17 +125,39 @@ class SymEnv:
     # what compiling records (see Notes)
 
     @contextmanager
-    def recording(self) -> Iterator[Notes]:
-        """Record what the formulas compiled inside the block note, on top of `self.notes`."""
+    def recording(self, apart: bool = False) -> Iterator[Notes]:
+        """Record what the formulas compiled inside the block note, on top of `self.notes`
+        (`apart`: only in the block's own notes, for formulas that are not the environment's
+        own, such as a policy shape whose placeholders stand for entities)."""
         notes = Notes()
+        if apart:
+            self._apart.append(len(self._recording))
         self._recording.append(notes)
         try:
             yield notes
         finally:
             self._recording.pop()
+            if apart:
+                self._apart.pop()
 
     def _books(self) -> list[Notes]:
+        if self._apart:
+            return self._recording[self._apart[-1] :]
         return [self.notes, *self._recording]
+
+    def absorb(self, notes: Notes) -> None:
+        """Record `notes` as if their formulas had been compiled here and now."""
+        for book in self._books():
+            for mine, theirs in (
+                (book.footprint, notes.footprint),
+                (book.readers, notes.readers),
+                (book.stored, notes.stored),
+                (book.inputs, notes.inputs),
+                (book.terms, notes.terms),
+                (book.tag_queries, notes.tag_queries),
+            ):
+                for k, v in theirs.items():
+                    mine.setdefault(k, v)  # type: ignore[attr-defined]
 
     @property
     def footprint(self) -> dict[int, tuple[z3.ExprRef, str]]:

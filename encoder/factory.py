@@ -83,7 +83,7 @@ class Factory:
                 kept.append(x)
         if not kept:
             return self.true
-        return kept[0] if len(kept) == 1 else z3.And(*kept)
+        return kept[0] if len(kept) == 1 else self._app(z3core.Z3_mk_and, kept)
 
     def or_(self, *xs: z3.BoolRef) -> z3.BoolRef:
         kept, seen = [], {self._false_id}
@@ -96,7 +96,15 @@ class Factory:
                 kept.append(x)
         if not kept:
             return self.false
-        return kept[0] if len(kept) == 1 else z3.Or(*kept)
+        return kept[0] if len(kept) == 1 else self._app(z3core.Z3_mk_or, kept)
+
+    def _app(self, mk: Any, xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+        """`mk` (Z3's `and` or `or`) of booleans of this context, through Z3's C API: the
+        Python `z3.And` and `z3.Or` check and coerce every operand, which took most of the
+        time of a decision over thousands of policies."""
+        n = len(xs)
+        args = (z3.Ast * n)(*(x.as_ast() for x in xs))
+        return z3.BoolRef(mk(self.ctx.ref(), n, args), self.ctx)
 
     def any(self, xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
         return self.or_(*xs)

@@ -348,7 +348,11 @@ class Universe:
                 raise EncodeError(f"`{uid}` is not declared in the schema")
             return es.consts[es.ids.index(uid.id)]
         assert es.make is not None
-        return es.make(self.string(uid.id))
+        # through Z3's C API: the Python call checks and coerces its argument, which took most
+        # of the time of naming the thousands of entities of a store's grants
+        args = (z3.Ast * 1)(self.string(uid.id).as_ast())
+        made = z3.z3core.Z3_mk_app(self.ctx.ref(), es.make.as_func_decl(), 1, args)
+        return z3.DatatypeRef(made, self.ctx)
 
     def value(self, v: Value, t: SchemaType) -> z3.ExprRef:
         """The term for a concrete value of type `t`."""

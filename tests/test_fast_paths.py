@@ -1,6 +1,7 @@
 """The fast paths of the analyses against the plain ones, on generated policy sets.
 
-The fast paths compile each distinct policy once per environment, skip policies whose scope
+The fast paths compile each distinct policy once per environment (and each shape of policies,
+such as a template's links, once: its policies are instances of it), skip policies whose scope
 cannot match, assume hierarchy facts only among the terms whose ancestors are read, and
 answer lint's checks with one incremental solver per environment. The plain paths compile
 every policy afresh per query, assume the facts for every pair of entity terms, and run each
@@ -17,13 +18,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import z3
 
 from cedar_smt import analyzer
 from cedar_smt.analyzer.diff import Bearing, Delta, diff_policies
 from cedar_smt.analyzer.lint import lint_policies
-from cedar_smt.core import CedarError, Policy, PolicySet, Schema
+from cedar_smt.core import CedarError, EntityUID, Policy, PolicySet, Schema
+from cedar_smt.core.policy import with_scope_entities
 from cedar_smt.core.typechecker import applies
 from cedar_smt.core.validator import Validator, request_environments
+from cedar_smt.encoder.encoding import EnvEncoding, _Shape
+from cedar_smt.encoder.errors import EncodeError
+from cedar_smt.encoder.sorts import Universe
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -82,7 +88,17 @@ def store_sets(sizes: tuple[int, ...] = (12, 24)) -> Iterator[Sets]:
         yield Sets(f"store{n}", schema, tuple(ps), tuple(edited))
 
 
-CASES = [*generated_sets(40), *store_sets()]
+def linked_sets(links: int = 24, seed: int = 5) -> Iterator[Sets]:
+    """A small store made mostly of links of one conditional template (bench/stores.py
+    `--links`), against the same store with one link moved to another folder."""
+    schema = Schema.from_str(stores.SCHEMA)
+    store = stores.generate(8, seed=seed, links=links)
+    versions = stores.linked_variants(store)
+    ps, moved = (PolicySet.from_str(versions[v]) for v in ("policies.json", "moved.json"))
+    yield Sets(f"linked{links}", schema, tuple(ps), tuple(moved))
+
+
+CASES = [*generated_sets(40), *store_sets(), *linked_sets()]
 
 
 def edited_stores() -> Iterator[tuple[str, Sets]]:
@@ -262,3 +278,76 @@ def test_diff_bearing_drops_policies() -> None:
         if bearing.changed:
             applying = [p for p in sets.policies if applies(p, env, sets.schema)]
             assert list(bearing.old) == applying
+
+
+def renamed(policies: tuple[Policy, ...]) -> list[Policy]:
+    """The policies, each followed by copies naming other entities in its principal and
+    resource scopes: a fresh one, and each of a few entities the set names elsewhere (a copy
+    may then name in its scope the very entity its condition compares with)."""
+    named = sorted({u for p in policies if p.shape for u in p.shape[1] if u is not None}, key=str)
+    out: list[Policy] = []
+    for p in policies:
+        out.append(p)
+        if p.shape is None:
+            continue
+        uids = p.shape[1]
+        choices = [
+            tuple(None if u is None else EntityUID(u.type, u.id + "'") for u in uids),
+            *(
+                tuple(v if u is not None and v.type == u.type else u for u in uids)
+                for v in named[:4]
+            ),
+        ]
+        for k, others in enumerate(choices):
+            out.append(replace(with_scope_entities(p, *others), id=f"{p.id}~{k}"))
+    return out
+
+
+SHAPED = [
+    Sets(s.name, s.schema, tuple(renamed(s.policies)), s.other)
+    for s in [*generated_sets(20), *store_sets((12,)), *linked_sets()]
+]
+
+
+def _same(f: z3.Solver, a: z3.ExprRef, b: z3.ExprRef) -> bool:
+    """The same term, or (for `x && x` folded on one side only) provably equal."""
+    if a.eq(b):
+        return True
+    f.push()
+    f.add(a != b)
+    answer = f.check()
+    f.pop()
+    return answer == z3.unsat
+
+
+@pytest.mark.parametrize("sets", SHAPED, ids=[s.name for s in SHAPED])
+def test_shapes_compile_alike(sets: Sets) -> None:
+    """A policy instantiated from its shape is the policy compiled alone: equal terms, and
+    notes of the same entity terms (the terms book may differ by an `x && x` that compiling
+    alone folds)."""
+    shapes = 0
+    for env in request_environments(sets.schema):
+        universe = Universe(sets.schema)
+        shared, alone = EnvEncoding(universe, env), EnvEncoding(universe, env)
+        alone.shared = False
+        solver = z3.Solver(ctx=universe.ctx)
+        for p in sets.policies:
+            try:
+                a = shared.policy(p)
+            except EncodeError as err:
+                with pytest.raises(EncodeError) as plain:
+                    alone.policy(p)
+                assert str(plain.value) == str(err)
+                continue
+            b = alone.policy(p)
+            assert a.applies == b.applies, p.id
+            for x, y in [(a.satisfied, b.satisfied), (a.sym.err, b.sym.err)]:
+                assert _same(solver, x, y), (str(env), p.id, x, y)
+            for book in ("footprint", "readers", "stored", "inputs", "tag_queries"):
+                assert getattr(a.notes, book).keys() == getattr(b.notes, book).keys(), p.id
+        for book in ("footprint", "readers", "stored", "inputs", "tag_queries"):
+            mine, theirs = getattr(shared.senv.notes, book), getattr(alone.senv.notes, book)
+            assert mine.keys() == theirs.keys(), (str(env), book)
+        shapes += sum(isinstance(s, _Shape) for s in shared._shapes.values())
+    if not sets.name.startswith("case"):
+        assert shapes, "no policy was instantiated from a shape"

@@ -26,7 +26,7 @@ import cedarpy
 import z3
 from hostile import hostile_table  # bench/ is on the path, as for any script
 from large import large_table
-from scale import scale_table
+from scale import linked_table, scale_table
 
 from cedar_smt import analyzer
 from cedar_smt.core import Entities, PolicySet, Request, Schema, is_authorized
@@ -441,6 +441,13 @@ def main() -> None:
         default=[100, 1000, 10000],
         help="policies in the generated stores (at 10,000, lint is left out: see README)",
     )
+    parser.add_argument(
+        "--links",
+        type=int,
+        nargs="*",
+        default=[10000],
+        help="links in the generated stores of template links (none: the table is left out)",
+    )
     args = parser.parse_args()
     report = [f"Measured {machine()}.", ""]
     print(report[0], flush=True)
@@ -476,6 +483,13 @@ def main() -> None:
             large_table(args.quick),
         ),
     ]
+    links = [100] if args.quick else args.links
+    if links:
+        title = (
+            "Stores of template links (bench/stores.py --links, seed 1, about 300 other "
+            "policies; whole command in a fresh process, all 8 request environments)"
+        )
+        sections.insert(-2, (title, linked_table(links, limit=600)))
     for title, rows in sections:
         text = f"**{title}**\n\n{markdown(rows)}\n"
         print(text, flush=True)

@@ -176,7 +176,7 @@ def with_scope_entities(
     """The policy with other entities in its principal and resource scopes (None: as is)."""
 
     def put(c: ScopeConstraint, uid: EntityUID | None) -> ScopeConstraint:
-        return c if uid is None else replace(c, entity=uid)  # type: ignore[call-arg]
+        return c if uid is None else replace(c, entity=uid)  # type: ignore[arg-type]
 
     return replace(
         policy, principal=put(policy.principal, principal), resource=put(policy.resource, resource)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import z3
 
@@ -148,16 +149,17 @@ class SymEnv:
     def absorb(self, notes: Notes) -> None:
         """Record `notes` as if their formulas had been compiled here and now."""
         for book in self._books():
-            for mine, theirs in (
+            pairs: list[tuple[dict[Any, Any], dict[Any, Any]]] = [
                 (book.footprint, notes.footprint),
                 (book.readers, notes.readers),
                 (book.stored, notes.stored),
                 (book.inputs, notes.inputs),
                 (book.terms, notes.terms),
                 (book.tag_queries, notes.tag_queries),
-            ):
+            ]
+            for mine, theirs in pairs:
                 for k, v in theirs.items():
-                    mine.setdefault(k, v)  # type: ignore[attr-defined]
+                    mine.setdefault(k, v)
 
     @property
     def footprint(self) -> dict[int, tuple[z3.ExprRef, str]]:

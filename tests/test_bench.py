@@ -41,6 +41,15 @@ def test_scaling_proves_the_refactoring_and_finds_the_change(bench):
     assert [r[0] for r in rows[1:]] == ["10"]
 
 
+def test_linked_store_table_answers_right(bench):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import scale
+
+    rows = scale.linked_table([30], limit=300)  # the script checks each command's answer
+    assert [r[1].split()[0] for r in rows[1:]] == ["equivalent", "diff", "lint"]
+    assert all(not r[2].startswith(">") for r in rows[1:])
+
+
 def test_readme_has_one_results_section_for_the_script_to_rewrite(bench):
     readme = (ROOT / "README.md").read_text()
     assert readme.count(bench.MARK_START) == 1 and readme.count(bench.MARK_END) == 1

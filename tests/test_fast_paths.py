@@ -351,3 +351,13 @@ def test_shapes_compile_alike(sets: Sets) -> None:
         shapes += sum(isinstance(s, _Shape) for s in shared._shapes.values())
     if not sets.name.startswith("case"):
         assert shapes, "no policy was instantiated from a shape"
+
+
+@pytest.mark.parametrize("sets", SHAPED, ids=[s.name for s in SHAPED])
+def test_validator_checks_a_shape_once_alike(sets: Sets) -> None:
+    """A validator that skips the policies of a shape one of which had no error finds what
+    a fresh validator finds for each policy."""
+    shared = Validator(sets.schema)
+    for p in sets.policies:
+        alone = Validator(sets.schema).policy_errors(p)
+        assert [str(e) for e in shared.policy_errors(p)] == [str(e) for e in alone], p.id

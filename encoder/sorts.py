@@ -350,7 +350,8 @@ class Universe:
         assert es.make is not None
         # through Z3's C API: the Python call checks and coerces its argument, which took most
         # of the time of naming the thousands of entities of a store's grants
-        args = (z3.Ast * 1)(self.string(uid.id).as_ast())
+        name = self.string(uid.id)  # held until the application is made: the array is not
+        args = (z3.Ast * 1)(name.as_ast())
         made = z3.z3core.Z3_mk_app(self.ctx.ref(), es.make.as_func_decl(), 1, args)
         return z3.DatatypeRef(made, self.ctx)
 

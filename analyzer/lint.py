@@ -194,6 +194,7 @@ def lint_policies(
         )
         return replace(result, assumptions=assumed)
     universe = Universe(schema)
+    twins = twin_keys(policies, schema)
     answers: list[dict[str, list[EnvResult]]] = [defaultdict(list) for _ in policies]
     done: list[RequestEnv] = []
     try:
@@ -211,6 +212,7 @@ def lint_policies(
                     assumed,
                     vacuous.get(env),
                     links,
+                    twins,
                 ).run()
             done.append(env)
             if on_environment:
@@ -261,8 +263,17 @@ class _EnvLint:
         assumptions: tuple[Assumption, ...] = (),
         vacuous: tuple[str, ...] | None = None,
         links: LinkSpace | None = None,
+        twins: Sequence[object | None] = (),
     ) -> None:
         self.assumptions, self.vacuous = assumptions, vacuous
+        # which policy's answers a policy takes for its own checks (the first of its twins)
+        self.first_twin: dict[int, int] = {}
+        if twins and not assumptions:
+            firsts: dict[object, int] = {}
+            for i in applicable:
+                key = twins[i]
+                if key is not None:
+                    self.first_twin[i] = firsts.setdefault(key, i)
         self.env, self.policies, self.applicable = env, policies, applicable
         self.answers, self.on_check, self.timeout_ms = answers, on_check, timeout_ms
         self.links = links
@@ -272,6 +283,7 @@ class _EnvLint:
         self.encode_seconds = 0.0
         self.negated: dict[int, z3.BoolRef] = {}
         self.solver: z3.Solver | None = None  # the last check's, None when none was needed
+        self.always_open: list[int] | None = None  # always-matches checks still open here
 
     def run(self) -> None:
         start = time.perf_counter()
@@ -444,12 +456,25 @@ class _EnvLint:
     ) -> None:
         """A check that holds iff no request meets the formulas (unknown when a policy it
         involves cannot be encoded here: `unsupported` says which). Skipped when answered."""
-        if self.refuted(i, check) or self.answered(i, check):
+        if self.refuted(i, check) or self.answered(i, check) or self.shared(i, check):
             return
         if unsupported is not None:
             self.record(i, check, Verdict.UNKNOWN, unsupported)
             return
         self.settle(i, check, *self.solve(formulas, involved))
+
+    def shared(self, i: int, check: str) -> bool:
+        """Whether the answer of a check of `i` alone here is its first twin's (`twin_keys`),
+        and recorded: a proof, or a refutation that shows no witness (a witness is of the
+        twin's entities: `i` finds its own)."""
+        first = self.first_twin.get(i, i)
+        if first == i or check not in _OWN:
+            return False
+        for r in self.answers[first][check]:
+            if r.env == self.env and r.counterexample is None and r.verdict is not Verdict.UNKNOWN:
+                self.record(i, check, r.verdict, dependence=r.dependence)
+                return True
+        return False
 
     def unsatisfied(self, j: int) -> z3.BoolRef:
         """`not (policy j is satisfied)`, built once per environment."""
@@ -561,17 +586,31 @@ class _EnvLint:
         self, request: Request, entities: Entities, policies: tuple[Policy, ...]
     ) -> None:
         """A concrete request (and links) of this environment that a policy does not match
-        refutes the policy's always-matches check: each one still open is evaluated on it."""
-        for j in self.compiled:
-            if not self.refuted(j, "always-matches") and not self.answered(j, "always-matches"):
-                outcome = evaluate_policy(policies[j], request, entities).outcome
-                if outcome is not Outcome.SATISFIED:
-                    self.record(j, "always-matches", Verdict.REFUTED)
+        refutes the policy's always-matches check: each one still open is evaluated on it.
+
+        The open ones are kept from one request to the next (most policies are refuted by
+        the first requests): looking each policy up again would be quadratic in a store's."""
+        if self.always_open is None:
+            self.always_open = [
+                j
+                for j in self.compiled
+                if not self.refuted(j, "always-matches") and not self.answered(j, "always-matches")
+            ]
+        still: list[int] = []
+        for j in self.always_open:
+            if self.answered(j, "always-matches"):  # asked since
+                continue
+            outcome = evaluate_policy(policies[j], request, entities).outcome
+            if outcome is not Outcome.SATISFIED:
+                self.record(j, "always-matches", Verdict.REFUTED)
+            else:
+                still.append(j)
+        self.always_open = still
 
     def may_error(self, i: int) -> None:
         """Whether the policy can error when every entity it reads exists; the witness of the
         first environment where it can is decoded, replayed and shrunk."""
-        if self.refuted(i, "never-errors"):
+        if self.refuted(i, "never-errors") or self.shared(i, "never-errors"):
             return
         senv, c = self.senv, self.compiled[i]
         own = self.notes([i])
@@ -599,6 +638,36 @@ class _EnvLint:
             solve=seconds,
             confirm=time.perf_counter() - t0,
         )
+
+
+# the checks of a policy alone, whose answers a policy's twins share (see `twin_keys`)
+_OWN = ("never-matches", "always-matches", "never-errors")
+
+
+def twin_keys(policies: Sequence[Policy], schema: Schema) -> list[object | None]:
+    """For each policy, what it shares with its twins (None: it has none).
+
+    Twins are policies of one shape (core/policy.py: the links of a template, grants that
+    differ only in the entities their principal and resource scopes name) whose named
+    entities are of types whose entities are all alike (no enumerated or action types), do
+    not occur elsewhere in the policy, and are equal to each other alike. Over an abstract
+    store, renaming one twin's named entities into another's maps the requests and stores
+    satisfying (or erroring) one to those of the other: the checks of a policy alone (`_OWN`)
+    have one answer for all twins (without assumptions, which may name entities)."""
+    keys: list[object | None] = []
+    for p in policies:
+        found = None if p.is_template else p.shape
+        if found is not None:
+            key, named = found
+            written = repr((p.action, p.conditions))
+            if all(
+                u is None or (schema.interchangeable(u.type) and str(u) not in written)
+                for u in named
+            ):
+                keys.append((key, named[0] == named[1]))
+                continue
+        keys.append(None)
+    return keys
 
 
 def _unknown(solver: z3.Solver, timeout_ms: int | None) -> str:

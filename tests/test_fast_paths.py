@@ -22,7 +22,7 @@ import z3
 
 from cedar_smt import analyzer
 from cedar_smt.analyzer.diff import Bearing, Delta, diff_policies
-from cedar_smt.analyzer.lint import lint_policies
+from cedar_smt.analyzer.lint import lint_policies, twin_keys
 from cedar_smt.core import CedarError, EntityUID, Policy, PolicySet, Schema
 from cedar_smt.core.policy import with_scope_entities
 from cedar_smt.core.typechecker import applies
@@ -412,3 +412,61 @@ def test_validator_checks_a_shape_once_alike(sets: Sets) -> None:
     for p in sets.policies:
         alone = Validator(sets.schema).policy_errors(p)
         assert [str(e) for e in shared.policy_errors(p)] == [str(e) for e in alone], p.id
+
+
+# lint answers the checks of a policy alone once for its twins (analyzer/lint.py `twin_keys`)
+
+TWIN_SCHEMA = """
+entity User = { manager: User };
+entity Doc = { owner: User, level: Long };
+action view appliesTo { principal: [User], resource: [Doc] };
+"""
+TWINS = """
+permit (principal == ?principal, action, resource == ?resource)
+when { principal != User::"alice" && resource.owner != User::"alice" };
+forbid (principal == ?principal, action, resource == ?resource) when { resource.level + 1 > 5 };
+permit (principal == ?principal, action, resource == ?resource)
+when { principal == resource.owner || principal.manager == resource.owner };
+"""
+
+
+def twin_links() -> list[dict[str, object]]:
+    """Links of each template, one naming alice (whom the first template's condition names)."""
+    links = []
+    for t in range(3):
+        for k, (user, doc) in enumerate([("alice", "d1"), ("bob", "d1"), ("carol", "d2")]):
+            values = {"?principal": {"type": "User", "id": user}}
+            values["?resource"] = {"type": "Doc", "id": doc}
+            links.append({"templateId": f"policy{t}", "newId": f"t{t}-{k}", "values": values})
+    return links
+
+
+def test_twins_share_only_what_carries_over() -> None:
+    schema = Schema.from_str(TWIN_SCHEMA)
+    ps = PolicySet.from_str(TWINS)
+    ps.link_json(twin_links())
+    policies = tuple(ps)
+    keys = twin_keys(policies, schema)
+    by_id = dict(zip((p.id for p in policies), keys, strict=True))
+    # alice is named in the first template's condition: her link has no twin
+    assert by_id["t0-0"] is None and by_id["t0-1"] == by_id["t0-2"] is not None
+    assert by_id["t1-0"] == by_id["t1-1"] == by_id["t1-2"] is not None
+    fast = lint_policies(policies, schema, timeout=TIMEOUT)
+    plain = lint_policies(policies, schema, timeout=TIMEOUT, plain=True)
+    assert [(f.code, f.policy.id, f.message) for f in fast.findings] == [
+        (f.code, f.policy.id, f.message) for f in plain.findings
+    ]
+    dead = {f.policy.id for f in fast.findings if f.code == "L001"}
+    assert dead == {"t0-0"}  # only alice's link can never match
+    # every link of the forbid may error (the sum overflows), each shown with a witness of
+    # its own link's entities
+    erring = {f.policy.id: f.witness for f in fast.findings if f.code == "L006"}
+    assert set(erring) == {"t1-0", "t1-1", "t1-2"}
+    for pid, (user, doc) in zip(
+        ("t1-0", "t1-1", "t1-2"), [("alice", "d1"), ("bob", "d1"), ("carol", "d2")], strict=True
+    ):
+        witness = erring[pid]
+        assert witness is not None
+        request = witness.request.to_json()
+        assert request["principal"] == {"type": "User", "id": user}
+        assert request["resource"] == {"type": "Doc", "id": doc}

@@ -95,9 +95,7 @@ def _pick(rng: random.Random, n: int) -> int:
     return min(int(rng.paretovariate(1.2)) - 1, n - 1) if rng.random() < 0.5 else rng.randrange(n)
 
 
-def generate(
-    policies: int, seed: int = 1, entities: int | None = None, links: int = 0
-) -> Store:
+def generate(policies: int, seed: int = 1, entities: int | None = None, links: int = 0) -> Store:
     """A store with about `policies` policies and links (the template counts once); with
     `entities`, the users, groups, folders and documents scaled to about that many in all
     (by default they grow with the policies: 2,300 entities for 1,000 policies); with `links`,

@@ -169,6 +169,11 @@ def test_every_analysis_command_is_a_check() -> None:
         ('{"stores": [], "checks": [["translate"]]}', [], "`translate` is not a check batch runs"),
         ('{"stores": [], "checks": []}', [], "no checks to run"),
         ('{"stores": []}', ["--check", "lint --schema x"], "gives `--schema`, which batch gives"),
+        (
+            '{"stores": []}',
+            ["--check", "diff-previous --entities e"],
+            "gives `--entities`, which batch gives",
+        ),
         ('{"stores": []}', ["--check", "lint 'x"], "is not a command line"),
         (
             '{"stores": [{"name": "a", "policies": "p", "schema": "s"}, '
@@ -408,3 +413,39 @@ def test_a_check_over_every_link_of_the_templates(tmp_path: Path) -> None:
     refuted = results[1]["share-folder-unsafe"]["output"]["environments"]
     links = [e["counterexample"]["links"] for e in refuted if e["result"] == "refuted"]
     assert links and all(ls[0]["newId"] == "share-folder/link" for ls in links)
+
+
+def test_the_impact_of_a_change_over_each_stores_entities(fleet: Path, tmp_path: Path) -> None:
+    """`impact-previous` diffs `previous` against `policies` over the store's own entities:
+    the line is what `diff --entities` prints alone, its result `changed` or `unchanged`; a
+    store without entities is marked, and the run goes on."""
+    manifest = json.loads(fleet.read_text())
+    manifest["stores"][1].pop("entities")
+    manifest["checks"] = [["impact-previous"], ["impact-previous", "--action", "view"]]
+    path = fleet.parent / "impact.json"
+    path.write_text(json.dumps(manifest))
+    out = tmp_path / "results.jsonl"
+    code, text, _ = run("batch", str(path), "--out", str(out), "--json")
+    got = records(out)
+    assert code == 1 and len(got) == 6
+    store = manifest["stores"][0]
+    here = os.getcwd()
+    os.chdir(fleet.parent)
+    try:
+        for check in manifest["checks"]:
+            args = ["diff", store["previous"], store["policies"], *check[1:]]
+            args += ["--schema", store["schema"], "--template-links", store["template_links"]]
+            code, alone, _ = run(*args, "--entities", store["entities"], "--json")
+            r = got[("tenant0", tuple(check))]
+            assert r["output"] == json.loads(alone) and r["exit"] == code
+            assert r["output"]["query"] == "access-diff"
+            assert r["result"] == {0: "unchanged", 1: "changed"}[code]
+    finally:
+        os.chdir(here)
+    assert got[("tenant0", ("impact-previous",))]["result"] == "changed"
+    missing = got[("tenant1", ("impact-previous",))]
+    assert missing["result"] == "error"
+    assert 'the store has no "entities" for `impact-previous`' in missing["error"]
+    assert got[("tenant2", ("impact-previous",))]["result"] == "error"  # no policies
+    summary = json.loads(text)
+    assert summary["results"]["impact-previous"] == {"changed": 1, "error": 2}

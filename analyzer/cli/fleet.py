@@ -40,7 +40,7 @@ from cedar_smt.analyzer.cli.common import (
     STOP_SIGNALS,
 )
 from cedar_smt.analyzer.cli.engines import Engine, describe_failure
-from cedar_smt.analyzer.cli.manifest import ANALYSES, Check, Fleet, Store
+from cedar_smt.analyzer.cli.manifest import ANALYSES, STORE_OPTIONS, Check, Fleet, Store
 from cedar_smt.analyzer.cli.pieces import Answer, Failure, Piece, analyses
 from cedar_smt.analyzer.results import Interrupted, Verdict, overall
 from cedar_smt.analyzer.runner import select_environments
@@ -100,6 +100,8 @@ class Item:
             return {**out, **error, "seconds": seconds}
         if isinstance(output, dict) and isinstance(output.get("result"), str):
             result = output["result"]
+        elif isinstance(output, dict) and output.get("query") == "access-diff":
+            result = {0: "unchanged", EXIT_REFUTED: "changed", EXIT_UNKNOWN: "unknown"}[code]
         else:
             result = {0: "holds", EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}.get(
                 code, "error"
@@ -114,8 +116,14 @@ def plan(fleet: Fleet, store: Store, check: Check, read: Callable[[str], bytes |
     """The item's pieces: one per request environment when its command takes the filters
     and the store's schema has several, else the whole command."""
     command, inputs = ANALYSES[check[0]]
+    options = STORE_OPTIONS.get(check[0], ())
     paths = [getattr(store, name) for name in inputs]
-    missing = [name for name, p in zip(inputs, paths, strict=True) if p is None]
+    optional = [getattr(store, name) for _, name in options]
+    missing = [
+        name
+        for name, p in zip([*inputs, *(n for _, n in options)], [*paths, *optional], strict=True)
+        if p is None
+    ]
     if missing:
         reason = f'the store has no "{missing[0]}" for `{check[0]}` to start from'
         item = Item(store, check, command, [Piece(())])
@@ -124,12 +132,15 @@ def plan(fleet: Fleet, store: Store, check: Check, read: Callable[[str], bytes |
     args = [command, *paths, *check[1:], "--schema", store.schema]
     if store.template_links is not None:
         args += ["--template-links", store.template_links]
+    for (option, _), path in zip(options, optional, strict=True):
+        args += [option, path]
     args.append("--json")
     files = []
-    for p in dict.fromkeys([*paths, store.schema, store.template_links]):
+    for p in dict.fromkeys([*paths, store.schema, store.template_links, *optional]):
         if p is not None and not os.path.isabs(p) and (data := read(p)) is not None:
             files.append((p, data))
-    envs = _environments(fleet, store, command, args)
+    # an impact's classes are grouped over the whole store: not a join of environments
+    envs = None if check[0] in STORE_OPTIONS else _environments(fleet, store, command, args)
     if envs is None:
         return Item(store, check, command, [Piece(tuple(args), tuple(files))])
     return Item(store, check, command, [Piece((*args, *_only(e)), tuple(files)) for e in envs])

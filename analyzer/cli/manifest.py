@@ -31,9 +31,16 @@ ANALYSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "prove-invariants": ("prove-invariants", ("policies",)),
     "lint": ("lint", ("policies",)),
     "diff-previous": ("diff", ("previous", "policies")),
+    "impact-previous": ("diff", ("previous", "policies")),
     "compare": ("compare", ("previous", "policies")),
 }
-SUPPLIED = ("--schema", "--template-links", "--json", "--sarif")  # batch gives these itself
+# the store's files a check is given as options: `impact-previous` is the diff of `previous`
+# and `policies` over the store's own entities (`diff --entities`: whose access changes)
+STORE_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "impact-previous": (("--entities", "entities"),),
+}
+# batch gives these itself
+SUPPLIED = ("--schema", "--template-links", "--entities", "--json", "--sarif")
 
 Check = tuple[str, ...]
 
@@ -50,7 +57,7 @@ class Store:
     policies: str
     schema: str
     template_links: str | None = None
-    entities: str | None = None  # accepted, and read by no analysis yet
+    entities: str | None = None  # read by `impact-previous`
     previous: str | None = None  # the version `diff-previous` and the set comparisons start from
 
 

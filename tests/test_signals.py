@@ -297,6 +297,8 @@ def test_a_signal_while_the_command_loads_stops_it_quietly(name: str, code: int)
         capture_output=True,
         text=True,
         timeout=60,
+        # as `Run` does: a runner started in the background passes SIGINT on ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert done.returncode == code, done.stderr
     assert done.stderr == f"interrupted by {name}\n"

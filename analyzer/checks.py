@@ -16,6 +16,7 @@ tests compare the fast one with. Policies must validate against the schema; othe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
@@ -64,8 +65,24 @@ def refuse_templates(policies: Iterable[Policy], label: str, any_link: bool) -> 
         )
 
 
-def templates_link_space(operands: Iterable[Operand], schema: Schema) -> LinkSpace:
-    return link_space([op.policies for op in operands], schema)
+# the questions about single policies: a template's is about one link of it, which is there
+POLICY_QUERIES = frozenset(
+    {
+        "never-errors",
+        "always-matches",
+        "never-matches",
+        "matches-equivalent",
+        "matches-implies",
+        "matches-disjoint",
+    }
+)
+
+
+def templates_link_space(operands: Iterable[Operand], schema: Schema, query: str) -> LinkSpace:
+    """The link space of the operands' templates; for a question about policy sets, a set may
+    have no link of a template (`LinkSpace.optional`)."""
+    space = link_space([op.policies for op in operands], schema)
+    return replace(space, optional=query not in POLICY_QUERIES)
 
 
 MAX_LISTED_ERRORS = 20
@@ -169,7 +186,7 @@ def _run(
         plain,
         assumed,
         vacuous_environments(assumed, schema, envs, limit),
-        templates_link_space(operands, schema) if any_link else None,
+        templates_link_space(operands, schema, query) if any_link else None,
     )
     return run(problem, envs, jobs, on_done)
 

@@ -10,11 +10,12 @@ it gets one (`unused_value`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from cedar_smt.core.ast import Lit
 from cedar_smt.core.links import LinkSpace, link_id, unused_value
-from cedar_smt.core.policy import Policy
+from cedar_smt.core.policy import Condition, Policy
 from cedar_smt.core.policy_json import TemplateLink
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.values import EntityUID
@@ -30,17 +31,26 @@ class Linked:
     links: tuple[TemplateLink, ...]
 
 
+def absent_link(linked: Policy) -> Policy:
+    """A linked policy standing for no link of its template: it applies to no request (a
+    `when { false }` is added), and keeps its place and id among the set's policies."""
+    never = Condition("when", Lit(False))
+    return replace(linked, conditions=(*linked.conditions, never))
+
+
 def link_templates(
     operands: Sequence[Sequence[Policy]],
     values: SlotValues,
     space: LinkSpace,
     schema: Schema,
     keep_ids: bool = False,
+    absent: Collection[str] = (),
 ) -> Linked:
     """Each operand with every template linked as `values` say (a slot they do not give gets
     `unused_value`). Templates of one key get the same link id and values on every side
     (`keep_ids`: each linked policy keeps its template's id, for reports that name policies
-    by the versions' ids; the links still say the new ids)."""
+    by the versions' ids; the links still say the new ids). The templates of the keys
+    `absent` names stand for no link (`absent_link`), and no link of them is listed."""
     taken = {p.id for ps in operands for p in ps}
     ids: dict[str, str] = {}
     chosen: dict[str, dict[str, EntityUID]] = {}
@@ -67,10 +77,13 @@ def link_templates(
                     slots[slot] = given
             template_ids.setdefault(key, set()).add(p.id)
             new_id = p.id if keep_ids else ids[key]
-            linked.append(p.link(new_id, {s: slots[s] for s in p.slots}))
+            made = p.link(new_id, {s: slots[s] for s in p.slots})
+            linked.append(absent_link(made) if key in absent else made)
         out.append(tuple(linked))
     links = []
     for key, slots in chosen.items():
+        if key in absent:
+            continue
         named = template_ids[key]
         template_id = next(iter(named)) if len(named) == 1 else key
         links.append(TemplateLink(template_id, ids[key], tuple(sorted(slots.items()))))
@@ -89,14 +102,17 @@ def describe_links(links: Iterable[TemplateLink]) -> list[str]:
 
 def relink(policies: Sequence[Policy], links: Sequence[TemplateLink]) -> tuple[Policy, ...]:
     """The policies with their templates linked by a counterexample's `links` (which name a
-    template by its id, or by its `@id`), each keeping its template's id."""
+    template by its id, or by its `@id`), each keeping its template's id; a template they do
+    not link stands for no link of it (`absent_link`)."""
     by_name = {link.template_id: link for link in links}
     out = []
     for p in policies:
         if p.is_template:
             link = by_name.get(p.id) or by_name.get(p.display_name)
             if link is None:
-                raise AssertionError(f"no link of template `{p.id}` among {list(by_name)}")
-            p = p.link(p.id, dict(link.values))
+                values = {s: EntityUID("Unlinked", "no link") for s in p.slots}
+                p = absent_link(p.link(p.id, values))
+            else:
+                p = p.link(p.id, dict(link.values))
         out.append(p)
     return tuple(out)

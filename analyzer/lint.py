@@ -182,7 +182,9 @@ def lint_policies(
         policies = (*policies, *policies.templates.values())
     policies = tuple(policies)
     refuse_templates(policies, label, any_link)
-    links = link_space([policies], schema) if any_link else None
+    # a set may have no link of a template (`LinkSpace.optional`); a template's own checks
+    # are about a link of it (`_EnvLint.linked_`)
+    links = replace(link_space([policies], schema), optional=True) if any_link else None
     limit_ms = timeout_ms(timeout)
     require_valid(policies, schema, f"`{label}`")
     envs = request_environments(schema)
@@ -376,7 +378,7 @@ class _EnvLint:
             if shadow:
                 none_of = [self.unsatisfied(j) for j in forbids]
                 self.ask(i, "shadowed", [sat_i, *none_of], [i, *forbids], shadow_failed)
-            self.ask(i, "always-matches", [f.not_(sat_i)], [i])
+            self.ask(i, "always-matches", [f.not_(sat_i), *self.linked_(i)], [i])
             self.may_error(i)
 
     def record(
@@ -476,6 +478,20 @@ class _EnvLint:
                 return True
         return False
 
+    def unlinked(self, j: int, absent: tuple[str, ...]) -> bool:
+        """Whether policy `j` is a template of one of the keys `absent` names."""
+        p = self.policies[j]
+        return self.links is not None and p.is_template and self.links.key(p) in absent
+
+    def linked_(self, i: int) -> list[z3.BoolRef]:
+        """For a template, that the set has its link: the checks of a policy alone are about
+        a link of it (a set may have none, `LinkSpace.optional`)."""
+        p = self.policies[i]
+        if self.links is None or not p.is_template:
+            return []
+        present = self.senv.link_present(self.links.key(p))
+        return [] if present is None else [present]
+
     def unsatisfied(self, j: int) -> z3.BoolRef:
         """`not (policy j is satisfied)`, built once per environment."""
         negated = self.negated.get(j)
@@ -519,8 +535,8 @@ class _EnvLint:
                 continue
             if answer != z3.sat:
                 return None, seconds
-            request, entities, policies = self.replayed(i, excluded + chosen[-1:])
-            self.refute_always_matching(request, entities, policies)
+            request, entities, policies, absent = self.replayed(i, excluded + chosen[-1:])
+            self.refute_always_matching(request, entities, policies, absent)
 
             def satisfied(
                 among: list[int],
@@ -551,10 +567,12 @@ class _EnvLint:
                 chosen.append(nxt)
         return None, seconds
 
-    def replayed(self, i: int, involved: list[int]) -> tuple[Request, Entities, tuple[Policy, ...]]:
+    def replayed(
+        self, i: int, involved: list[int]
+    ) -> tuple[Request, Entities, tuple[Policy, ...], tuple[str, ...]]:
         """The last solve's model of policy `i`, decoded and checked: it satisfies the policy
         and the assumptions when replayed (with the policies, their templates linked as the
-        model says)."""
+        model says; the keys of those it has no link of last)."""
         notes = self.notes([i, *involved])
         assert self.solver is not None
         point = decode_model(self.senv, self.solver.model(), notes)
@@ -572,21 +590,28 @@ class _EnvLint:
                 f"in environment {self.env}: a model of {self.policies[i].display_name} "
                 f"does not satisfy it when replayed: {point.to_json()}"
             )
-        return request, entities, policies
+        return request, entities, policies, point.absent
 
     def linked(self, point: Decoded) -> tuple[Policy, ...]:
         """The policies, their templates linked as the decoded model says (keeping ids)."""
         if self.links is None:
             return self.policies
         values = {(key, slot): uid for key, slot, uid in point.slots}
-        done = link_templates([self.policies], values, self.links, self.senv.schema, True)
+        done = link_templates(
+            [self.policies], values, self.links, self.senv.schema, True, point.absent
+        )
         return done.policies[0]
 
     def refute_always_matching(
-        self, request: Request, entities: Entities, policies: tuple[Policy, ...]
+        self,
+        request: Request,
+        entities: Entities,
+        policies: tuple[Policy, ...],
+        absent: tuple[str, ...] = (),
     ) -> None:
         """A concrete request (and links) of this environment that a policy does not match
-        refutes the policy's always-matches check: each one still open is evaluated on it.
+        refutes the policy's always-matches check: each one still open is evaluated on it
+        (not a template the request's set has no link of: its check is about a link of it).
 
         The open ones are kept from one request to the next (most policies are refuted by
         the first requests): looking each policy up again would be quadratic in a store's."""
@@ -599,6 +624,9 @@ class _EnvLint:
         still: list[int] = []
         for j in self.always_open:
             if self.answered(j, "always-matches"):  # asked since
+                continue
+            if absent and self.unlinked(j, absent):
+                still.append(j)
                 continue
             outcome = evaluate_policy(policies[j], request, entities).outcome
             if outcome is not Outcome.SATISFIED:
@@ -614,7 +642,8 @@ class _EnvLint:
             return
         senv, c = self.senv, self.compiled[i]
         own = self.notes([i])
-        answer, seconds = self.solve([c.sym.err, *senv.existence_assumptions(own)], [i])
+        formulas = [c.sym.err, *self.linked_(i), *senv.existence_assumptions(own)]
+        answer, seconds = self.solve(formulas, [i])
         if answer != z3.sat:
             self.settle(i, "never-errors", answer, seconds)
             return

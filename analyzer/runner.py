@@ -420,7 +420,11 @@ def linked_operands(
         return problem.operands, ()
     values = {(key, slot): uid for key, slot, uid in cx.slots}
     done = link_templates(
-        [op.policies for op in problem.operands], values, problem.links, problem.schema
+        [op.policies for op in problem.operands],
+        values,
+        problem.links,
+        problem.schema,
+        absent=cx.absent,
     )
     operands = tuple(
         Operand(op.label, policies)

@@ -44,6 +44,10 @@ class LinkSpace:
     types: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     # (id, @id) of a template whose key is not `link_key`'s (its `@id` is not unique)
     keys: Mapping[tuple[str, str | None], str] = field(default_factory=dict)
+    # whether a set may have no link of a template: a question about a policy set holds for
+    # every set with at most one link of each template (a link that applies nowhere is not
+    # always there to stand for none: a slot of an enumerated type with one entity)
+    optional: bool = False
 
     def key(self, template: Policy) -> str:
         found = self.keys.get((template.id, template.annotation_map.get("id")))

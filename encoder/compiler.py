@@ -257,7 +257,8 @@ def compile_apply2(op: BinaryOp, a: Sym, b: Sym, env: SymEnv) -> Sym:
 
 def compile_slot_scope(op: BinaryOp, a: Sym, slot: str, env: SymEnv) -> Sym:
     """`principal == ?principal` or `principal in ?principal` in a template analysed for every
-    link: the slot is the entity the link chose, of one of the types it may take."""
+    link: the slot is the entity the link chose, of one of the types it may take (and, when
+    the set may have no link of it, `LinkSpace.optional`, the scope is met only if it has)."""
     f = env.f
     link = env.slot(slot)
     values, errs = [], []
@@ -266,7 +267,10 @@ def compile_slot_scope(op: BinaryOp, a: Sym, slot: str, env: SymEnv) -> Sym:
         s = compile_apply2(op, a, Sym(t, f.false, EntityType(ty)), env)
         values.append(f.and_(chosen, s.value))
         errs.append(f.and_(chosen, s.err))
-    return Sym(f.any(values), f.any(errs), BOOL)
+    if link.present is None:
+        return Sym(f.any(values), f.any(errs), BOOL)
+    # a set without the link: the template's scope is met by no request
+    return Sym(f.and_(link.present, f.any(values)), f.and_(link.present, f.any(errs)), BOOL)
 
 
 def compile_like(a: Sym, pattern: Pattern, env: SymEnv) -> Sym:

@@ -54,6 +54,8 @@ class Counterexample:
     entities: Entities
     # the value of each slot of templates' symbolic links: (template key, slot, value)
     slots: tuple[tuple[str, str, EntityUID], ...] = ()
+    # the keys of templates the set has no link of (`LinkSpace.optional`)
+    absent: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"request": self.request.to_json(), "entities": self.entities.to_json()}
@@ -288,13 +290,18 @@ class Decoder:
         assert isinstance(context, Record)
         request = Request(principal, env.env.action, resource, context)
         fixed = {name for name in self.u.entity_sorts() if self.u.entity_sort(name).ids is not None}
-        cx = Counterexample(request, Entities(entities.values()), self.slots())
+        cx = Counterexample(request, Entities(entities.values()), *self.slots())
         return rename(cx, self.named_ids(), fixed)
 
-    def slots(self) -> tuple[tuple[str, str, EntityUID], ...]:
-        """The entity each slot of the templates' symbolic links holds."""
+    def slots(self) -> tuple[tuple[tuple[str, str, EntityUID], ...], tuple[str, ...]]:
+        """The entity each slot of the templates' symbolic links holds, and the keys of the
+        templates the set has no link of."""
         out = []
+        absent: set[str] = set()
         for (key, name), link in sorted(self.notes.slots.items()):
+            if link.present is not None and not z3.is_true(self.eval(link.present)):
+                absent.add(key)
+                continue
             i = 0
             if link.selector is not None:
                 chosen = self.eval(link.selector)
@@ -302,7 +309,7 @@ class Decoder:
             uid = self.value(link.consts[i], EntityType(link.types[i]))
             assert isinstance(uid, EntityUID)
             out.append((key, name, uid))
-        return tuple(out)
+        return tuple(out), tuple(sorted(absent))
 
     def entity(self, t: z3.ExprRef, uid: EntityUID, known: Entity | None, reader: bool) -> Entity:
         env = self.env
@@ -460,4 +467,4 @@ def rename(cx: Counterexample, keep: set[EntityUID], fixed_types: set[str]) -> C
         for e in cx.entities.values()
     ]
     slots = tuple((key, name, new_id(uid)) for key, name, uid in cx.slots)
-    return Counterexample(request, Entities(entities), slots)
+    return Counterexample(request, Entities(entities), slots, cx.absent)

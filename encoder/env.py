@@ -51,6 +51,8 @@ class SlotTerms:
     consts: tuple[z3.ExprRef, ...]
     selector: z3.ExprRef | None = None
     choices: tuple[z3.ExprRef, ...] = ()
+    # whether the set has the link at all (`LinkSpace.optional`), shared by the key's slots
+    present: z3.BoolRef | None = None
 
     def chosen(self, i: int, f: Factory) -> z3.BoolRef:
         """Whether the link gives the slot the `i`-th type."""
@@ -115,6 +117,7 @@ class SymEnv:
         self._action_ancestors: dict[tuple[int, str], tuple[z3.ExprRef, z3.ExprRef]] = {}
         self.links = links or LinkSpace()  # the templates' keys and their slots' types
         self._slots: dict[tuple[str, str], SlotTerms] = {}
+        self._present: dict[str, z3.BoolRef] = {}
         self._template: Policy | None = None  # the template being compiled
         self.note_input(self.context, env.context)
         self.base = Notes.union([self.notes])  # what every formula of the environment needs
@@ -245,17 +248,27 @@ class SymEnv:
                 n.terms.setdefault((t.get_id(), EntityType(ty)), (t, EntityType(ty)))
         return found
 
+    def link_present(self, key: str) -> z3.BoolRef | None:
+        """Whether the set has the link of templates of `key` (None: it always has)."""
+        if not self.links.optional:
+            return None
+        found = self._present.get(key)
+        if found is None:
+            found = self._present[key] = z3.Bool(self.u.fresh(f"link {key} present"), self.u.ctx)
+        return found
+
     def _slot_terms(self, key: str, name: str, types: tuple[str, ...]) -> SlotTerms:
         u = self.u
         base = f"link {key} {name}"
         consts = tuple(z3.Const(u.fresh(f"{base} {t}"), u.entity_sort(t).sort) for t in types)
+        present = self.link_present(key)
         if len(types) <= 1:
-            return SlotTerms(key, name, types, consts)
+            return SlotTerms(key, name, types, consts, present=present)
         sort, choices = z3.EnumSort(
             u.fresh(f"{base} type"), [u.fresh(f"{base} is {t}") for t in types], u.ctx
         )
         selector = z3.Const(u.fresh(f"{base} type"), sort)
-        return SlotTerms(key, name, types, consts, selector, tuple(choices))
+        return SlotTerms(key, name, types, consts, selector, tuple(choices), present)
 
     # the store
 

@@ -129,11 +129,11 @@ def operand(name: str) -> PolicySet:
 
 def replay(result: analyzer.QueryResult, sets: list[PolicySet]) -> None:
     """Each counterexample's links, loaded as template-link JSON into each operand, give the
-    decisions the counterexample reports (our authorizer, and cedarpy's)."""
+    decisions the counterexample reports (our authorizer, and cedarpy's); a template it has
+    no link of stays unlinked, as in a set with no link of it."""
     cedarpy = pytest.importorskip("cedarpy")
     schema_text = (EX / "schema.cedarschema").read_text()
     for cx in result.counterexamples:
-        assert cx.links, "a counterexample over templates names its links"
         links = json.loads(json.dumps([link.to_json() for link in cx.links]))
         entities = cx.entities.to_json()
         request = cx.request.to_json()
@@ -422,3 +422,46 @@ def test_prove_invariants_over_every_link(tmp_path: Path) -> None:
     code, out, _ = run(*args, "--any-link")
     assert code == 1
     assert "links:     policy1 as blocked/link: ?principal = User::" in out
+
+
+ONE_ORG = """
+entity User;
+entity Org enum ["admin"];
+action comment appliesTo { principal: [User], resource: [Org] };
+"""
+
+
+def test_a_set_may_have_no_link_of_a_template() -> None:
+    """Every link of this forbid template applies to every request (its slot's type has one
+    entity): a set with one link denies all, but a set with none allows. A question about
+    sets holds only if it holds with and without the link; a question about the template
+    itself is about a link of it."""
+    schema = Schema.from_str(ONE_ORG)
+    text = (
+        'permit (principal, action == Action::"comment", resource);\n'
+        'forbid (principal, action == Action::"comment", resource == ?resource);\n'
+    )
+    ps = policies(text)
+    result = analyzer.check_always_denies(ps, schema, any_link=True)
+    assert result.verdict is Verdict.REFUTED
+    (cx,) = result.counterexamples
+    assert cx.links == () and cx.decisions == {"policies": "allow"}
+    linked = PolicySet.from_str(text)
+    linked.link_json([])
+    request = Request.from_json(cx.request.to_json(), schema)
+    assert is_authorized(request, linked, cx.entities).allowed
+    # with its link, every request is denied
+    linked.link_json(
+        [{"templateId": "policy1", "newId": "l", "values": {"?resource": 'Org::"admin"'}}]
+    )
+    assert analyzer.check_always_denies(linked, schema).verdict is Verdict.HOLDS
+    template = ps.templates["policy1"]
+    assert analyzer.check_always_matches(template, schema, any_link=True).holds
+    assert analyzer.check_never_matches(template, schema, any_link=True).verdict is Verdict.REFUTED
+    # two versions share the absence too: a permit template whose only link allows
+    old = policies("permit (principal, action, resource == ?resource);")
+    new = policies("permit (principal, action, resource);")
+    assert analyzer.check_implies(old, new, schema, any_link=True).holds
+    assert not analyzer.check_implies(new, old, schema, any_link=True).holds
+    lint = analyzer.lint_policies(ps, schema, any_link=True)
+    assert "L004" not in {f.code for f in lint.findings}  # the permit is not always shadowed

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
+from cedar_smt.analyzer.queries import QUERIES
 from cedar_smt.analyzer.results import AnalysisInputError, EnvResult, QueryResult
 from cedar_smt.analyzer.runner import Operand, Problem, matching_environments, run, timeout_ms
 from cedar_smt.core.errors import Loc, ParseError
@@ -65,24 +66,12 @@ def refuse_templates(policies: Iterable[Policy], label: str, any_link: bool) -> 
         )
 
 
-# the questions about single policies: a template's is about one link of it, which is there
-POLICY_QUERIES = frozenset(
-    {
-        "never-errors",
-        "always-matches",
-        "never-matches",
-        "matches-equivalent",
-        "matches-implies",
-        "matches-disjoint",
-    }
-)
-
-
 def templates_link_space(operands: Iterable[Operand], schema: Schema, query: str) -> LinkSpace:
     """The link space of the operands' templates; for a question about policy sets, a set may
-    have no link of a template (`LinkSpace.optional`)."""
+    have no link of a template (`LinkSpace.optional`); a question about a single policy is
+    about one link of it, which is there."""
     space = link_space([op.policies for op in operands], schema)
-    return replace(space, optional=query not in POLICY_QUERIES)
+    return replace(space, optional=QUERIES[query].level == "set")
 
 
 MAX_LISTED_ERRORS = 20

@@ -158,6 +158,16 @@ def linked_tasks(d: Path, schema_args: list[str]) -> list[Task]:
     ]
 
 
+def _answered(task: Task, limit: float, where: str) -> Measure:
+    """The task measured; stops the bench when it ended with another answer than expected."""
+    m = measure(task.args, limit)
+    if m.seconds is not None and m.exit != task.expect:
+        raise SystemExit(
+            f"{task.name} at {where}: exit {m.exit}, expected {task.expect}\n{m.output[-2000:]}"
+        )
+    return m
+
+
 def linked_table(
     sizes: Sequence[int], limit: float, seed: int = 1, only: Sequence[str] = ()
 ) -> list[list[str]]:
@@ -171,12 +181,7 @@ def linked_table(
                 query = task.name.split()[0]
                 if only and query not in only:
                     continue
-                m = measure(task.args, limit)
-                if m.seconds is not None and m.exit != task.expect:
-                    raise SystemExit(
-                        f"{task.name} at {n} links: exit {m.exit}, expected {task.expect}\n"
-                        f"{m.output[-2000:]}"
-                    )
+                m = _answered(task, limit, f"{n} links")
                 rows.append(
                     [
                         f"{n:,}",
@@ -230,12 +235,7 @@ def scale_table(
                     continue
                 if largest and n > largest.get(query, n):
                     continue
-                m = measure(task.args, limit)
-                if m.seconds is not None and m.exit != task.expect:
-                    raise SystemExit(
-                        f"{task.name} at {n} policies: exit {m.exit}, expected {task.expect}\n"
-                        f"{m.output[-2000:]}"
-                    )
+                m = _answered(task, limit, f"{n} policies")
                 growth = ""
                 if m.seconds is not None and task.name in previous:
                     growth = f"{m.seconds / previous[task.name]:.1f}×"

@@ -89,17 +89,13 @@ class _Substitution:
         return found
 
 
-# the key of an entry of each book of Notes (footprint, readers, stored, inputs, terms,
-# tag_queries), from its value and its old key
+# the key of an entry of each book of terms of Notes (`Notes.term_books`), from its value and
+# its old key
 _BOOK_KEYS: tuple[Any, ...] = (
     *[lambda v, k: v[0].get_id()] * 4,
     lambda v, k: (v[0].get_id(), k[1]),
     lambda v, k: (v[0].get_id(), v[1].get_id()),
 )
-
-
-def _books(n: Notes) -> tuple[dict[Any, Any], ...]:
-    return (n.footprint, n.readers, n.stored, n.inputs, n.terms, n.tag_queries)
 
 
 @dataclass(frozen=True)
@@ -203,7 +199,7 @@ class EnvEncoding:
             tuple(
                 (k, v, any(varies(t) for t in v if isinstance(t, z3.ExprRef))) for k, v in b.items()
             )
-            for b in _books(compiled.notes)
+            for b in compiled.notes.term_books()
         )
         return _Shape(compiled, terms, tuple(t for t in terms if t is not None), books)
 

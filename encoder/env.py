@@ -80,6 +80,18 @@ class Notes:
     # the symbolic links of templates, by template key and slot
     slots: dict[tuple[str, str], SlotTerms] = field(default_factory=dict)
 
+    def term_books(self) -> tuple[dict[Any, Any], ...]:
+        """The books of terms, in this order: footprint, readers, stored, inputs, terms,
+        tag_queries (all but the slots)."""
+        return (
+            self.footprint,
+            self.readers,
+            self.stored,
+            self.inputs,
+            self.terms,
+            self.tag_queries,
+        )
+
     @staticmethod
     def union(parts: Iterable[Notes]) -> Notes:
         out = Notes()
@@ -152,15 +164,7 @@ class SymEnv:
     def absorb(self, notes: Notes) -> None:
         """Record `notes` as if their formulas had been compiled here and now."""
         for book in self._books():
-            pairs: list[tuple[dict[Any, Any], dict[Any, Any]]] = [
-                (book.footprint, notes.footprint),
-                (book.readers, notes.readers),
-                (book.stored, notes.stored),
-                (book.inputs, notes.inputs),
-                (book.terms, notes.terms),
-                (book.tag_queries, notes.tag_queries),
-            ]
-            for mine, theirs in pairs:
+            for mine, theirs in zip(book.term_books(), notes.term_books(), strict=True):
                 for k, v in theirs.items():
                     mine.setdefault(k, v)
 

@@ -118,12 +118,9 @@ def plan(fleet: Fleet, store: Store, check: Check, read: Callable[[str], bytes |
     command, inputs = ANALYSES[check[0]]
     options = STORE_OPTIONS.get(check[0], ())
     paths = [getattr(store, name) for name in inputs]
-    optional = [getattr(store, name) for _, name in options]
-    missing = [
-        name
-        for name, p in zip([*inputs, *(n for _, n in options)], [*paths, *optional], strict=True)
-        if p is None
-    ]
+    option_paths = [getattr(store, name) for _, name in options]
+    needed = [*inputs, *(name for _, name in options)]
+    missing = [name for name in needed if getattr(store, name) is None]
     if missing:
         reason = f'the store has no "{missing[0]}" for `{check[0]}` to start from'
         item = Item(store, check, command, [Piece(())])
@@ -132,11 +129,11 @@ def plan(fleet: Fleet, store: Store, check: Check, read: Callable[[str], bytes |
     args = [command, *paths, *check[1:], "--schema", store.schema]
     if store.template_links is not None:
         args += ["--template-links", store.template_links]
-    for (option, _), path in zip(options, optional, strict=True):
+    for (option, _), path in zip(options, option_paths, strict=True):
         args += [option, path]
     args.append("--json")
     files = []
-    for p in dict.fromkeys([*paths, store.schema, store.template_links, *optional]):
+    for p in dict.fromkeys([*paths, store.schema, store.template_links, *option_paths]):
         if p is not None and not os.path.isabs(p) and (data := read(p)) is not None:
             files.append((p, data))
     # an impact's classes are grouped over the whole store: not a join of environments

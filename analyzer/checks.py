@@ -16,7 +16,6 @@ tests compare the fast one with. Policies must validate against the schema; othe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from cedar_smt.analyzer.assumptions import Assumptions, checked_assumptions, vacuous_environments
@@ -70,8 +69,8 @@ def templates_link_space(operands: Iterable[Operand], schema: Schema, query: str
     """The link space of the operands' templates; for a question about policy sets, a set may
     have no link of a template (`LinkSpace.optional`); a question about a single policy is
     about one link of it, which is there."""
-    space = link_space([op.policies for op in operands], schema)
-    return replace(space, optional=QUERIES[query].level == "set")
+    optional = QUERIES[query].level == "set"
+    return link_space([op.policies for op in operands], schema, optional)
 
 
 MAX_LISTED_ERRORS = 20

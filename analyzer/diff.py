@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import z3
@@ -683,10 +683,7 @@ def _witness_class(
     cx = decode_model(senv, model, notes)
     made: tuple[TemplateLink, ...] = ()
     if links is not None:
-        values = {(key, slot): uid for key, slot, uid in cx.slots}
-        done = link_templates(
-            [old, new], values, links, senv.schema, keep_ids=True, absent=cx.absent
-        )
+        done = link_templates([old, new], cx, links, senv.schema, keep_ids=True)
         (old, new), made = done.policies, done.links
     broken = violated(assumptions, env, cx.request, cx.entities)
     if broken:
@@ -779,7 +776,7 @@ def diff_policies(
     for version, label in ((old, labels[0]), (new, labels[1])):
         refuse_templates(version, label, any_link)
     # a set may have no link of a template (`LinkSpace.optional`)
-    links = replace(link_space([old, new], schema), optional=True) if any_link else None
+    links = link_space([old, new], schema, optional=True) if any_link else None
     if isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 1:
         raise AnalysisInputError(
             f"the class limit must be a whole number from 1, not `{max_classes}`"

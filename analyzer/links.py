@@ -10,7 +10,7 @@ it gets one (`unused_value`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from cedar_smt.core.ast import Lit
@@ -19,8 +19,7 @@ from cedar_smt.core.policy import Condition, Policy
 from cedar_smt.core.policy_json import TemplateLink
 from cedar_smt.core.schema import Schema
 from cedar_smt.core.values import EntityUID
-
-SlotValues = Mapping[tuple[str, str], EntityUID]  # (template key, slot) -> entity
+from cedar_smt.encoder.decoder import Counterexample as Decoded
 
 
 @dataclass(frozen=True)
@@ -40,17 +39,19 @@ def absent_link(linked: Policy) -> Policy:
 
 def link_templates(
     operands: Sequence[Sequence[Policy]],
-    values: SlotValues,
+    cx: Decoded,
     space: LinkSpace,
     schema: Schema,
     keep_ids: bool = False,
-    absent: Collection[str] = (),
 ) -> Linked:
-    """Each operand with every template linked as `values` say (a slot they do not give gets
-    `unused_value`). Templates of one key get the same link id and values on every side
-    (`keep_ids`: each linked policy keeps its template's id, for reports that name policies
-    by the versions' ids; the links still say the new ids). The templates of the keys
-    `absent` names stand for no link (`absent_link`), and no link of them is listed."""
+    """Each operand with every template linked as the decoded counterexample's slot values
+    say (a slot they do not give gets `unused_value`). Templates of one key get the same link
+    id and values on every side (`keep_ids`: each linked policy keeps its template's id, for
+    reports that name policies by the versions' ids; the links still say the new ids). The
+    templates of the keys it has no link of stand for none (`absent_link`), and no link of
+    them is listed."""
+    values = {(key, slot): uid for key, slot, uid in cx.slots}
+    absent = set(cx.absent)
     taken = {p.id for ps in operands for p in ps}
     ids: dict[str, str] = {}
     chosen: dict[str, dict[str, EntityUID]] = {}

@@ -184,7 +184,7 @@ def lint_policies(
     refuse_templates(policies, label, any_link)
     # a set may have no link of a template (`LinkSpace.optional`); a template's own checks
     # are about a link of it (`_EnvLint.linked_`)
-    links = replace(link_space([policies], schema), optional=True) if any_link else None
+    links = link_space([policies], schema, optional=True) if any_link else None
     limit_ms = timeout_ms(timeout)
     require_valid(policies, schema, f"`{label}`")
     envs = request_environments(schema)
@@ -596,10 +596,7 @@ class _EnvLint:
         """The policies, their templates linked as the decoded model says (keeping ids)."""
         if self.links is None:
             return self.policies
-        values = {(key, slot): uid for key, slot, uid in point.slots}
-        done = link_templates(
-            [self.policies], values, self.links, self.senv.schema, True, point.absent
-        )
+        done = link_templates([self.policies], point, self.links, self.senv.schema, True)
         return done.policies[0]
 
     def refute_always_matching(

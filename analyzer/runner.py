@@ -418,13 +418,8 @@ def linked_operands(
     """The operands with their templates linked as the counterexample's slot values say."""
     if problem.links is None:
         return problem.operands, ()
-    values = {(key, slot): uid for key, slot, uid in cx.slots}
     done = link_templates(
-        [op.policies for op in problem.operands],
-        values,
-        problem.links,
-        problem.schema,
-        absent=cx.absent,
+        [op.policies for op in problem.operands], cx, problem.links, problem.schema
     )
     operands = tuple(
         Operand(op.label, policies)

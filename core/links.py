@@ -102,10 +102,13 @@ def slot_types(
     return tuple(sorted(t for t in found if t in schema.entity_types))
 
 
-def link_space(sets: Iterable[Iterable[Policy]], schema: Schema) -> LinkSpace:
+def link_space(
+    sets: Iterable[Iterable[Policy]], schema: Schema, optional: bool = False
+) -> LinkSpace:
     """The link space of the templates of `sets` (policy sets, or single templates): a
     template's key is its `@id`, or its id when its set has another template of that `@id`;
-    per key and slot, the types any template of that key allows."""
+    per key and slot, the types any template of that key allows (`optional`: a set may have
+    no link of a template, `LinkSpace.optional`)."""
     envs = request_environments(schema)
     space: dict[str, dict[str, set[str]]] = {}
     keys: dict[tuple[str, str | None], str] = {}
@@ -123,7 +126,7 @@ def link_space(sets: Iterable[Iterable[Policy]], schema: Schema) -> LinkSpace:
         key: {slot: tuple(sorted(found)) for slot, found in slots.items()}
         for key, slots in space.items()
     }
-    return LinkSpace(types, keys)
+    return LinkSpace(types, keys, optional)
 
 
 def unused_value(types: tuple[str, ...], schema: Schema) -> EntityUID | None:

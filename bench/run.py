@@ -474,7 +474,7 @@ def main() -> None:
         (
             "Stores shaped like real ones (bench/stores.py, seed 1; whole command in a fresh "
             "process, all 8 request environments)",
-            stores_table([50, 100] if args.quick else args.store_sizes),
+            stores_table([30, 100] if args.quick else args.store_sizes),
         ),
         ("Hostile inputs (one authorization each)", hostile_table()),
         (
